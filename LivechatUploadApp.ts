@@ -1,0 +1,3 @@
+import { App } from '@rocket.chat/apps-engine/definition/App';
+
+export class LivechatUploadApp extends App {}
