@@ -1,3 +1,42 @@
+import type { IAppAccessors, IConfigurationExtend, IEnvironmentRead, ILogger } from '@rocket.chat/apps-engine/definition/accessors';
+import { ApiSecurity, ApiVisibility } from '@rocket.chat/apps-engine/definition/api';
 import { App } from '@rocket.chat/apps-engine/definition/App';
+import type { IAppInfo } from '@rocket.chat/apps-engine/definition/metadata';
+import { StartupType } from '@rocket.chat/apps-engine/definition/scheduler';
 
-export class LivechatUploadApp extends App {}
+import { CompleteUploadEndpoint } from './endpoints/complete-endpoint';
+import { LimitsEndpoint } from './endpoints/limits-endpoint';
+import { UploadFileEndpoint } from './endpoints/upload-endpoint';
+import { UploadSessionsEndpoint } from './endpoints/uploads-endpoint';
+import { SETTINGS } from './lib/settings';
+import { removeExpiredSessions } from './lib/services/uploads';
+
+/** How often expired upload sessions and their chunks are removed. */
+const CLEANUP_INTERVAL = '5 minutes';
+
+export class LivechatUploadApp extends App {
+    constructor(info: IAppInfo, logger: ILogger, accessors: IAppAccessors) {
+        super(info, logger, accessors);
+    }
+
+    protected async extendConfiguration(configuration: IConfigurationExtend, _environment: IEnvironmentRead): Promise<void> {
+        await Promise.all(SETTINGS.map((setting) => configuration.settings.provideSetting(setting)));
+        await configuration.api.provideApi({
+            visibility: ApiVisibility.PUBLIC,
+            security: ApiSecurity.UNSECURE,
+            endpoints: [new LimitsEndpoint(this), new UploadFileEndpoint(this), new UploadSessionsEndpoint(this), new CompleteUploadEndpoint(this)],
+        });
+        await configuration.scheduler.registerProcessors([
+            {
+                id: 'remove-expired-uploads',
+                startupSetting: { type: StartupType.RECURRING, interval: CLEANUP_INTERVAL },
+                processor: async (_job, read, _modify, _http, persis) => {
+                    const removed = await removeExpiredSessions(read, persis, Date.now());
+                    if (removed > 0) {
+                        this.getLogger().info('expired upload sessions removed', { removed });
+                    }
+                },
+            },
+        ]);
+    }
+}

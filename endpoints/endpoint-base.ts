@@ -1,0 +1,82 @@
+import type { IHttp, IModify, IPersistence, IRead } from '@rocket.chat/apps-engine/definition/accessors';
+import { ApiEndpoint } from '@rocket.chat/apps-engine/definition/api';
+import type { IApiEndpointInfo, IApiRequest, IApiResponse } from '@rocket.chat/apps-engine/definition/api';
+
+import { answerError, asUploadError } from '../lib/errors';
+import { buildCorsHeaders } from '../lib/cors';
+import { readVisitorToken } from '../lib/requests';
+import { readEffectiveConfig } from '../lib/services/config-service';
+import type { Answer, UploadContext } from '../lib/services/uploads';
+
+export type Handler = (request: IApiRequest, ctx: UploadContext) => Promise<Answer>;
+
+/**
+ * What every route shares, in core's order: the visitor token (403), upload enabled (400), then
+ * the route's own work; every answer gets CORS headers; an `UploadError` becomes its coded
+ * answer, anything else a generic 500 whose detail goes to the app log only.
+ */
+export abstract class UploadEndpoint extends ApiEndpoint {
+    protected async handle(request: IApiRequest, read: IRead, modify: IModify, persis: IPersistence, handler: Handler): Promise<IApiResponse> {
+        const logger = this.app.getLogger();
+        const resolved = await readEffectiveConfig(read);
+        resolved.problems.forEach((problem) => logger.error('setting ignored', problem));
+        const cors = buildCorsHeaders(headerOf(request, 'origin'), resolved.config.corsOrigins);
+        const reply = (answer: Answer): IApiResponse => ({ status: answer.status, headers: { ...cors, 'content-type': 'application/json' }, content: answer.content });
+        try {
+            const visitorToken = readVisitorToken(request.headers);
+            if (visitorToken === undefined) {
+                return reply(answerError('unauthorized'));
+            }
+            if (!resolved.config.enabled) {
+                return reply(answerError('error-file-upload-disabled'));
+            }
+            const ctx: UploadContext = { read, modify, persis, logger, config: resolved.config, visitorToken, nowMs: Date.now() };
+            return reply(await handler(request, ctx));
+        } catch (e) {
+            const known = asUploadError(e);
+            if (known) {
+                logger.info('upload refused', { route: this.path, code: known.code, ...known.details });
+                return reply(answerError(known.code, known.details));
+            }
+            logger.error('upload failed', { route: this.path, error: e instanceof Error ? e.message : String(e) });
+            return reply(answerError('error-server'));
+        }
+    }
+
+    public get(request: IApiRequest, _e: IApiEndpointInfo, read: IRead, modify: IModify, _h: IHttp, persis: IPersistence): Promise<IApiResponse> {
+        return this.notAllowed(request, read, modify, persis);
+    }
+
+    public post(request: IApiRequest, _e: IApiEndpointInfo, read: IRead, modify: IModify, _h: IHttp, persis: IPersistence): Promise<IApiResponse> {
+        return this.notAllowed(request, read, modify, persis);
+    }
+
+    public put(request: IApiRequest, _e: IApiEndpointInfo, read: IRead, modify: IModify, _h: IHttp, persis: IPersistence): Promise<IApiResponse> {
+        return this.notAllowed(request, read, modify, persis);
+    }
+
+    public patch(request: IApiRequest, _e: IApiEndpointInfo, read: IRead, modify: IModify, _h: IHttp, persis: IPersistence): Promise<IApiResponse> {
+        return this.notAllowed(request, read, modify, persis);
+    }
+
+    public delete(request: IApiRequest, _e: IApiEndpointInfo, read: IRead, modify: IModify, _h: IHttp, persis: IPersistence): Promise<IApiResponse> {
+        return this.notAllowed(request, read, modify, persis);
+    }
+
+    /** Methods a route does not override answer 405 with a code, not the runtime's 500. */
+    private notAllowed(request: IApiRequest, read: IRead, modify: IModify, persis: IPersistence): Promise<IApiResponse> {
+        return this.handle(request, read, modify, persis, async () => answerError('error-method-not-allowed'));
+    }
+
+    /** The CORS preflight: no token needed, nothing read but the allowed origins. */
+    public async options(request: IApiRequest, _endpoint: IApiEndpointInfo, read: IRead): Promise<IApiResponse> {
+        const { config } = await readEffectiveConfig(read);
+        return { status: 204, headers: buildCorsHeaders(headerOf(request, 'origin'), config.corsOrigins) };
+    }
+}
+
+function headerOf(request: IApiRequest, name: string): string | undefined {
+    const value = request.headers ? request.headers[name] : undefined;
+    return typeof value === 'string' ? value : undefined;
+}
+

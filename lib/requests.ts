@@ -1,0 +1,196 @@
+import { UploadError } from './errors';
+
+/** Rocket.Chat's body parser limit on app routes (express.json() default, HOST.md §1). */
+export const BODY_LIMIT_BYTES = 102_400;
+
+/**
+ * Raw bytes per chunk: the largest multiple of 3 whose base64 plus the chunk body's other fields
+ * (`{"uploadId":…,"offset":…,"sha256":…,"data":"…"}`, at most 400 bytes) stays under the limit.
+ * (102400 − 400) / 4 × 3 = 76,500; test/unit/requests.test.cts proves it with Express's parser.
+ */
+export const CHUNK_SIZE_BYTES = 76_500;
+
+/** Files up to this size go in one `POST upload`; the rest of the body keeps name and description. */
+export const SINGLE_REQUEST_MAX_BYTES = 64 * 1024;
+
+/** Chunks a client may send ahead of the server's offset at once. */
+export const MAX_PARALLEL_CHUNKS = 4;
+
+/** Rocket.Chat's default `Message_MaxAllowedSize`: the description goes into the message. */
+export const DESCRIPTION_MAX_CHARS = 5000;
+
+const NAME_MAX_CHARS = 1024;
+const TYPE_MAX_CHARS = 255;
+const ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+const SHA256_PATTERN = /^[0-9a-fA-F]{64}$/;
+const BASE64_PATTERN = /^[A-Za-z0-9+/]*={0,2}$/;
+
+export interface FilePayload {
+    name: string;
+    type?: string;
+    bytes: Buffer;
+}
+
+export interface SingleUploadRequest {
+    rid: string;
+    file: FilePayload;
+    description?: string;
+}
+
+export interface CreateSessionRequest {
+    rid: string;
+    name: string;
+    size: number;
+    type?: string;
+    sha256?: string;
+    description?: string;
+}
+
+export interface ChunkRequest {
+    uploadId: string;
+    offset: number;
+    bytes: Buffer;
+    sha256?: string;
+}
+
+type Body = Record<string, unknown>;
+
+function invalid(field: string): UploadError {
+    return new UploadError('error-invalid-body', { field });
+}
+
+function asObject(value: unknown, field: string): Body {
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+        throw invalid(field);
+    }
+    return value as Body;
+}
+
+function onlyKnownFields(body: Body, known: string[], prefix = ''): void {
+    const unknown = Object.keys(body).find((k) => !known.includes(k));
+    if (unknown !== undefined) {
+        throw invalid(prefix + unknown);
+    }
+}
+
+function requiredString(body: Body, field: string, maxChars: number, prefix = ''): string {
+    const value = body[field];
+    if (typeof value !== 'string' || value.length === 0 || value.length > maxChars) {
+        throw invalid(prefix + field);
+    }
+    return value;
+}
+
+function optionalString(body: Body, field: string, maxChars: number, prefix = ''): string | undefined {
+    if (body[field] === undefined || body[field] === null || body[field] === '') {
+        return undefined;
+    }
+    return requiredString(body, field, maxChars, prefix);
+}
+
+function requiredId(body: Body, field: string): string {
+    const value = body[field];
+    if (typeof value !== 'string' || !ID_PATTERN.test(value)) {
+        throw invalid(field);
+    }
+    return value;
+}
+
+function optionalSha256(body: Body, field: string): string | undefined {
+    const value = body[field];
+    if (value === undefined || value === null) {
+        return undefined;
+    }
+    if (typeof value !== 'string' || !SHA256_PATTERN.test(value)) {
+        throw invalid(field);
+    }
+    return value.toLowerCase();
+}
+
+function requiredInteger(body: Body, field: string, min: number): number {
+    const value = body[field];
+    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) {
+        throw invalid(field);
+    }
+    return value;
+}
+
+/**
+ * Decodes strict base64 (RFC 4648 §4, padding required, no whitespace); Buffer.from alone would
+ * silently skip bad characters. Fails with `error-invalid-base64`.
+ */
+export function decodeBase64(data: unknown, field = 'data'): Buffer {
+    if (typeof data !== 'string') {
+        throw invalid(field);
+    }
+    if (data.length % 4 !== 0 || !BASE64_PATTERN.test(data)) {
+        throw new UploadError('error-invalid-base64', { field });
+    }
+    return Buffer.from(data, 'base64');
+}
+
+/** Parses `POST upload`. Fails with `error-invalid-body` (and `field`) or `error-invalid-base64`. */
+export function parseSingleUploadRequest(content: unknown): SingleUploadRequest {
+    const body = asObject(content, 'body');
+    onlyKnownFields(body, ['rid', 'file', 'description']);
+    const rid = requiredId(body, 'rid');
+    const file = asObject(body.file, 'file');
+    onlyKnownFields(file, ['name', 'type', 'data'], 'file.');
+    return {
+        rid,
+        file: {
+            name: requiredString(file, 'name', NAME_MAX_CHARS, 'file.'),
+            type: optionalString(file, 'type', TYPE_MAX_CHARS, 'file.'),
+            bytes: decodeBase64(file.data, 'file.data'),
+        },
+        description: optionalString(body, 'description', DESCRIPTION_MAX_CHARS),
+    };
+}
+
+/** Parses `POST uploads` (create a session). Fails with `error-invalid-body` and `field`. */
+export function parseCreateSessionRequest(content: unknown): CreateSessionRequest {
+    const body = asObject(content, 'body');
+    onlyKnownFields(body, ['rid', 'name', 'size', 'type', 'sha256', 'description']);
+    return {
+        rid: requiredId(body, 'rid'),
+        name: requiredString(body, 'name', NAME_MAX_CHARS),
+        size: requiredInteger(body, 'size', 0),
+        type: optionalString(body, 'type', TYPE_MAX_CHARS),
+        sha256: optionalSha256(body, 'sha256'),
+        description: optionalString(body, 'description', DESCRIPTION_MAX_CHARS),
+    };
+}
+
+/** Parses `PATCH uploads` (one chunk). Fails with `error-invalid-body` or `error-invalid-base64`. */
+export function parseChunkRequest(content: unknown): ChunkRequest {
+    const body = asObject(content, 'body');
+    onlyKnownFields(body, ['uploadId', 'offset', 'data', 'sha256']);
+    return {
+        uploadId: requiredId(body, 'uploadId'),
+        offset: requiredInteger(body, 'offset', 0),
+        sha256: optionalSha256(body, 'sha256'),
+        bytes: decodeBase64(body.data),
+    };
+}
+
+/** Parses `POST uploads/complete`. Fails with `error-invalid-body`. */
+export function parseCompleteRequest(content: unknown): { uploadId: string } {
+    const body = asObject(content, 'body');
+    onlyKnownFields(body, ['uploadId']);
+    return { uploadId: requiredId(body, 'uploadId') };
+}
+
+/** Reads `?uploadId=` of `GET`/`DELETE uploads`. Fails with `error-invalid-body`. */
+export function parseUploadIdQuery(query: unknown): { uploadId: string } {
+    const q = typeof query === 'object' && query !== null ? (query as Body) : {};
+    return { uploadId: requiredId(q, 'uploadId') };
+}
+
+/** Reads the visitor token header; undefined when absent or not a plausible token. */
+export function readVisitorToken(headers: Record<string, unknown> | undefined): string | undefined {
+    const value = headers ? headers['x-visitor-token'] : undefined;
+    if (typeof value !== 'string' || value.length === 0 || value.length > 256) {
+        return undefined;
+    }
+    return value;
+}

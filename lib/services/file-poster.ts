@@ -1,0 +1,96 @@
+import type { IModify, IRead } from '@rocket.chat/apps-engine/definition/accessors';
+import type { ILivechatRoom } from '@rocket.chat/apps-engine/definition/livechat';
+import type { IMessageRaw } from '@rocket.chat/apps-engine/definition/messages';
+
+import { toCoreMessage } from '../message-shape';
+
+/** How many of the room's newest messages are searched for the file message. */
+const RECENT_MESSAGES = 20;
+const FIND_ATTEMPTS = 10;
+const FIND_DELAY_MS = 100;
+
+export interface PostFileInput {
+    room: ILivechatRoom;
+    visitorToken: string;
+    name: string;
+    bytes: Buffer;
+    description?: string;
+}
+
+export interface PostedFile {
+    fileId: string;
+    message: Record<string, unknown>;
+}
+
+/** Raised when the server's store refused the file (an IPreFileUpload app, a server rule). */
+export class StoreRejectedError extends Error {}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** The newest message of the room that carries `fileId`, or undefined. */
+export async function findFileMessage(read: IRead, rid: string, fileId: string): Promise<IMessageRaw | undefined> {
+    for (let attempt = 0; attempt < FIND_ATTEMPTS; attempt += 1) {
+        const messages = await read.getRoomReader().getMessages(rid, { limit: RECENT_MESSAGES, sort: { createdAt: 'desc' } });
+        const found = messages.find((m) => m.file?._id === fileId);
+        if (found) {
+            return found;
+        }
+        await sleep(FIND_DELAY_MS);
+    }
+    return undefined;
+}
+
+/**
+ * Stores the file through the upload accessor, which posts the file message as the visitor
+ * (HOST.md §2), then puts the description on the attachment as core does and reads the message
+ * back. The accessor has no description field, so the app edits the message as its own user:
+ * Rocket.Chat then shows it as edited. Returns the upload id and the message in core's shape.
+ * Throws `StoreRejectedError` when the store refuses the file.
+ */
+export async function postFile(read: IRead, modify: IModify, input: PostFileInput): Promise<PostedFile> {
+    let upload;
+    try {
+        upload = await modify.getCreator().getUploadCreator().uploadBuffer(input.bytes, {
+            filename: input.name,
+            room: input.room,
+            visitorToken: input.visitorToken,
+        });
+    } catch (e) {
+        throw new StoreRejectedError(e instanceof Error ? e.message : String(e));
+    }
+    if (!upload) {
+        throw new Error('the upload accessor returned nothing: is the upload.write permission granted?');
+    }
+    const posted = await findFileMessage(read, input.room.id, upload.id);
+    if (!posted) {
+        throw new Error(`the message of file ${upload.id} did not appear in room ${input.room.id}`);
+    }
+    if (input.description) {
+        await describeAttachment(read, modify, posted.id, input.description);
+    }
+    const message = input.description ? await findFileMessage(read, input.room.id, upload.id) : posted;
+    return { fileId: upload.id, message: toCoreMessage((message ?? posted) as unknown as Record<string, unknown>) };
+}
+
+/** Reads back the message of a finished upload by its id, in core's shape. */
+export async function readPostedMessage(read: IRead, messageId: string): Promise<Record<string, unknown> | undefined> {
+    const message = await read.getMessageReader().getById(messageId);
+    return message ? toCoreMessage(message as unknown as Record<string, unknown>) : undefined;
+}
+
+async function describeAttachment(read: IRead, modify: IModify, messageId: string, description: string): Promise<void> {
+    const appUser = await read.getUserReader().getAppUser();
+    if (!appUser) {
+        throw new Error('the app user is missing: cannot add the description');
+    }
+    const builder = await modify.getUpdater().message(messageId, appUser);
+    const attachments = builder.getAttachments() ?? [];
+    if (attachments.length === 0) {
+        attachments.push({ description });
+    } else {
+        attachments[0] = { ...attachments[0], description };
+    }
+    builder.setAttachments(attachments);
+    builder.setEditor(appUser);
+    await modify.getUpdater().finish(builder);
+}

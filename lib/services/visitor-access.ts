@@ -1,0 +1,28 @@
+import type { IRead } from '@rocket.chat/apps-engine/definition/accessors';
+import type { ILivechatRoom, IVisitor } from '@rocket.chat/apps-engine/definition/livechat';
+
+import { UploadError } from '../errors';
+
+export interface VisitorRoom {
+    visitor: IVisitor;
+    room: ILivechatRoom;
+}
+
+/**
+ * Core's access rule for `/api/v1/livechat/upload/:rid`: a visitor with this token exists and the
+ * room is an open livechat room of that visitor. Returns both. Fails with `unauthorized` whatever
+ * the reason, so a caller cannot tell a wrong token from someone else's room.
+ */
+export async function authorizeVisitorRoom(read: IRead, token: string, rid: string): Promise<VisitorRoom> {
+    const visitor = await read.getLivechatReader().getLivechatVisitorByToken(token);
+    if (!visitor) {
+        throw new UploadError('unauthorized');
+    }
+    const room = (await read.getRoomReader().getById(rid)) as ILivechatRoom | undefined;
+    const isVisitorsOpenRoom =
+        room !== undefined && String(room.type) === 'l' && room.isOpen === true && room.visitor?.token === token;
+    if (!room || !isVisitorsOpenRoom) {
+        throw new UploadError('unauthorized');
+    }
+    return { visitor, room };
+}
