@@ -10,6 +10,7 @@ import {
     type ChunkRequest,
     type CreateSessionRequest,
     MAX_PARALLEL_CHUNKS,
+    SINGLE_REQUEST_MAX_BYTES,
     type SingleUploadRequest,
 } from '../requests';
 import {
@@ -58,7 +59,7 @@ export function describeLimits(config: EffectiveConfig): Answer {
         content: {
             success: true,
             maxFileSizeBytes: config.maxFileSizeBytes,
-            singleRequestMaxBytes: 64 * 1024,
+            singleRequestMaxBytes: SINGLE_REQUEST_MAX_BYTES,
             chunkSizeBytes: CHUNK_SIZE_BYTES,
             maxParallelChunks: MAX_PARALLEL_CHUNKS,
             sessionTtlMs: config.sessionTtlMs,

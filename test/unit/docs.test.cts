@@ -1,0 +1,81 @@
+import { readFileSync } from 'fs';
+import { join } from 'path';
+
+import { describe, expect, it } from '@jest/globals';
+
+import { LivechatUploadApp } from '../../LivechatUploadApp';
+import { ERRORS } from '../../lib/errors';
+import { SETTINGS } from '../../lib/settings';
+
+const root = join(__dirname, '..', '..');
+const read = (path: string): string => readFileSync(join(root, path), 'utf8');
+
+/** Boots the app class with a recording configuration, as the engine does at install. */
+async function registeredConfiguration() {
+    const endpoints: any[] = [];
+    const settings: any[] = [];
+    const processors: any[] = [];
+    const logger = { debug: () => undefined };
+    const app = new LivechatUploadApp({ name: 'Livechat Upload', requiredApiVersion: '^1.44.0', author: {} } as any, logger as any, {} as any);
+    await (app as any).extendConfiguration(
+        {
+            settings: { provideSetting: async (s: unknown) => settings.push(s) },
+            api: { provideApi: async (api: { endpoints: unknown[] }) => endpoints.push(...api.endpoints) },
+            scheduler: { registerProcessors: async (p: unknown[]) => processors.push(...p) },
+        },
+        {},
+    );
+    return { endpoints, settings, processors };
+}
+
+/** The HTTP methods a route really implements: those its own class defines (the rest answer 405). */
+function ownMethods(endpoint: object): string[] {
+    const proto = Object.getPrototypeOf(endpoint);
+    return ['get', 'post', 'put', 'patch', 'delete'].filter((m) => Object.prototype.hasOwnProperty.call(proto, m));
+}
+
+describe('docs/API.md', () => {
+    it('lists every error code with the status lib/errors.ts answers, and no other', () => {
+        const rows = [...read('docs/API.md').matchAll(/^\| `([a-z0-9-]+)` \| (\d{3}) \|/gm)].map((m) => [m[1], Number(m[2])]);
+        expect(Object.fromEntries(rows)).toEqual(Object.fromEntries(Object.entries(ERRORS).map(([code, e]) => [code, e.status])));
+    });
+});
+
+describe('docs/openapi.json', () => {
+    const spec = JSON.parse(read('docs/openapi.json'));
+
+    it('is an OpenAPI 3 document', () => {
+        expect(spec.openapi).toMatch(/^3\./);
+    });
+
+    it('describes exactly the routes and methods the app registers', async () => {
+        const { endpoints } = await registeredConfiguration();
+        const registered = Object.fromEntries(endpoints.map((e) => [`/${e.path}`, ownMethods(e).sort()]));
+        const documented = Object.fromEntries(Object.entries(spec.paths).map(([path, ops]) => [path, Object.keys(ops as object).sort()]));
+        expect(documented).toEqual(registered);
+    });
+
+    it('has no route path with a colon (broken on engines 1.43–1.59)', async () => {
+        const { endpoints } = await registeredConfiguration();
+        expect(endpoints.map((e) => e.path).filter((p: string) => p.includes(':'))).toEqual([]);
+    });
+
+    it('names every error code of lib/errors.ts in the error schema', () => {
+        expect([...spec.components.schemas.Error.properties.error.enum].sort()).toEqual(Object.keys(ERRORS).sort());
+    });
+});
+
+describe('settings', () => {
+    it('provides every setting and registers the expiry job', async () => {
+        const { settings, processors } = await registeredConfiguration();
+        expect(settings.map((s) => s.id)).toEqual(SETTINGS.map((s) => s.id));
+        expect(processors.map((p) => p.id)).toEqual(['remove-expired-uploads']);
+        expect(processors[0].startupSetting).toMatchObject({ type: 'recurring' });
+    });
+
+    it('has an English label and description for every setting and select value', () => {
+        const en = JSON.parse(read('i18n/en.json'));
+        const keys = SETTINGS.flatMap((s) => [s.i18nLabel, s.i18nDescription, ...(s.values ?? []).map((v) => v.i18nLabel)]);
+        expect(keys.filter((k) => !(k! in en))).toEqual([]);
+    });
+});

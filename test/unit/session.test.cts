@@ -1,0 +1,71 @@
+import { describe, expect, it } from '@jest/globals';
+
+import { resolveConfig } from '../../lib/config';
+import { UploadError } from '../../lib/errors';
+import { type ChunkMark, checkVisitorQuota, contiguousOffset, decideChunk, isSessionComplete, type UploadSession } from '../../lib/session';
+
+const session: UploadSession = {
+    id: 'u1', rid: 'r1', visitorKey: 'k', name: 'f.bin', size: 250, chunkSizeBytes: 100,
+    createdAt: 0, expiresAt: 1000, state: 'open',
+};
+const mark = (index: number, sha256 = `sha${index}`): ChunkMark => ({ index, length: index === 2 ? 50 : 100, sha256 });
+
+function codeOf(fn: () => unknown): { code: string; details: unknown } | undefined {
+    try {
+        fn();
+    } catch (e) {
+        if (e instanceof UploadError) {
+            return { code: e.code, details: e.details };
+        }
+        throw e;
+    }
+    return undefined;
+}
+
+describe('contiguousOffset', () => {
+    it.each([
+        ['no chunks', [], 0],
+        ['the first chunk', [mark(0)], 100],
+        ['a gap after the first', [mark(0), mark(2)], 100],
+        ['all chunks, the last short', [mark(0), mark(1), mark(2)], 250],
+    ])('is the gap-free prefix with %s', (_what, marks, expected) => {
+        expect(contiguousOffset(session, marks as ChunkMark[])).toBe(expected);
+        expect(isSessionComplete(session, marks as ChunkMark[])).toBe(expected === 250);
+    });
+});
+
+describe('decideChunk', () => {
+    const chunk = (offset: number, length: number, sha256 = `sha${offset / 100}`, declaredSha256?: string) => ({ offset, length, sha256, declaredSha256 });
+
+    it.each([
+        ['stores the next chunk', [], chunk(0, 100), { kind: 'store', index: 0 }],
+        ['stores a chunk ahead within the window', [mark(0)], chunk(200, 50), { kind: 'store', index: 2 }],
+        ['takes a retry with the same bytes as a duplicate', [mark(0)], chunk(0, 100), { kind: 'duplicate', index: 0 }],
+    ])('%s', (_what, marks, c, expected) => {
+        expect(decideChunk(session, marks as ChunkMark[], c, 4)).toEqual(expected);
+    });
+
+    it.each([
+        ['a chunk off a boundary', [mark(0)], chunk(150, 100), 'error-offset-mismatch', { offset: 100 }],
+        ['a chunk past the end', [], chunk(300, 10), 'error-offset-mismatch', { offset: 0 }],
+        ['a chunk beyond the window', [], chunk(200, 50), 'error-offset-mismatch', { offset: 0 }],
+        ['a chunk of the wrong length', [], chunk(0, 99), 'error-invalid-body', { field: 'data', expectedBytes: 100 }],
+        ['other bytes for a stored chunk', [mark(0)], chunk(0, 100, 'other'), 'error-chunk-conflict', { offset: 0 }],
+        ['bytes that do not match their sha256', [], chunk(0, 100, 'sha0', 'different'), 'error-checksum-mismatch', { field: 'sha256' }],
+    ])('refuses %s', (_what, marks, c, code, details) => {
+        expect(codeOf(() => decideChunk(session, marks as ChunkMark[], c, 2))).toEqual({ code, details });
+    });
+});
+
+describe('checkVisitorQuota', () => {
+    const { config } = resolveConfig({ livechat_upload_max_open_sessions: 2, livechat_upload_max_staged_mb: 1 }, {});
+    it('lets a visitor under both limits open a session', () => {
+        expect(codeOf(() => checkVisitorQuota([session], 1000, config))).toBeUndefined();
+    });
+    it('refuses a third open session with error-too-many-uploads', () => {
+        expect(codeOf(() => checkVisitorQuota([session, session], 10, config))?.code).toBe('error-too-many-uploads');
+    });
+    it('refuses more staged bytes than allowed with error-too-many-uploads', () => {
+        expect(codeOf(() => checkVisitorQuota([], 2 * 1024 * 1024, config))?.code).toBe('error-too-many-uploads');
+    });
+});
