@@ -1,0 +1,42 @@
+import { readFileSync } from 'fs';
+import { join } from 'path';
+
+import { describe, expect, it } from '@jest/globals';
+import AdmZip from 'adm-zip';
+
+const root = join(__dirname, '..');
+const appJson = JSON.parse(readFileSync(join(root, 'app.json'), 'utf8'));
+const zipPath = join(root, 'dist', `${appJson.nameSlug}_${appJson.version}.zip`);
+
+describe('rc-apps package at the repository root', () => {
+    it('reports success', () => {
+        expect(process.env.LIVECHAT_UPLOAD_PACKAGE_OUTPUT).toContain('App packaged up at');
+    });
+
+    it('zips only what the app needs at run time', () => {
+        const entries = new AdmZip(zipPath).getEntries().map((e) => e.entryName).sort();
+        const unexpected = entries.filter(
+            (name) =>
+                !/^(LivechatUploadApp|endpoints\/[a-z-]+|lib\/[a-z-]+|lib\/services\/[a-z-]+)\.js$/.test(name) &&
+                !['.packagedby', 'app.json', 'icon.png', 'i18n/en.json', 'package.json', 'package-lock.json', 'tsconfig.json',
+                    'docs/API.md', 'docs/PERFORMANCE.md', 'docs/openapi.json'].includes(name),
+        );
+        expect(unexpected).toEqual([]);
+        expect(entries).toEqual(expect.arrayContaining(['LivechatUploadApp.js', 'endpoints/uploads-endpoint.js', 'lib/services/uploads.js', 'icon.png', 'i18n/en.json']));
+        expect(entries.filter((e) => e.startsWith('test/') || e.startsWith('.host/') || e.startsWith('.client/'))).toEqual([]);
+    });
+
+    it('keeps requiredApiVersion at ^1.44.0 (the packager rewrites it from package.json when they differ)', () => {
+        const packaged = JSON.parse(new AdmZip(zipPath).readAsText('app.json'));
+        expect(packaged.requiredApiVersion).toBe('^1.44.0');
+        expect(appJson.requiredApiVersion).toBe('^1.44.0');
+    });
+
+    it('asks for exactly the permissions the app uses', () => {
+        const packaged = JSON.parse(new AdmZip(zipPath).readAsText('app.json'));
+        expect(packaged.permissions.map((p: { name: string }) => p.name).sort()).toEqual([
+            'api', 'livechat-room.read', 'livechat-visitor.read', 'message.read', 'message.write', 'persistence',
+            'room.read', 'scheduler', 'server-setting.read', 'upload.write',
+        ]);
+    });
+});
