@@ -13,6 +13,8 @@ export function buildCorsHeaders(origin: string | undefined, allowedOrigins: str
         'access-control-allow-methods': ALLOW_METHODS,
         'access-control-allow-headers': ALLOW_HEADERS,
         'access-control-max-age': MAX_AGE_SECONDS,
+        // A client on another origin can only honour Retry-After (a proxy's 429/503) if it may read it.
+        'access-control-expose-headers': 'Retry-After',
     };
     if (allowedOrigins.includes('*')) {
         headers['access-control-allow-origin'] = '*';

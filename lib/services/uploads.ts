@@ -166,9 +166,11 @@ export async function acceptChunk(ctx: UploadContext, request: ChunkRequest): Pr
     if (decision.kind === 'store') {
         await store.writeChunk(session.id, { index: decision.index, length: request.bytes.length, sha256 }, request.bytes);
     }
-    // Read the marks again: chunks sent in parallel may have finished the file meanwhile.
+    // Read the marks again: chunks sent in parallel may have finished the file meanwhile. Only the
+    // request carrying the last chunk completes, so parallel chunks never start two completions;
+    // when the last chunk overtook a middle one, the client finishes with `POST uploads/complete`.
     const current = decision.kind === 'store' ? await store.readMarks(session.id) : marks;
-    if (isSessionComplete(session, current)) {
+    if (decision.index === countChunks(session) - 1 && isSessionComplete(session, current)) {
         return completeSession(ctx, session.id);
     }
     return { status: 200, content: { success: true, ...progressOf(session, contiguousOffset(session, current)) } };

@@ -224,17 +224,18 @@ describe('resumable upload', () => {
         expect(world.records.filter((r) => r.data.kind === 'chunk')).toHaveLength(0);
     });
 
-    it('accepts chunks out of order within the window', async () => {
+    it('accepts chunks out of order within the window; when the last overtook another, complete finishes', async () => {
         const world = createWorld();
         const { uploadId } = (await create(world, bigPng)).content;
         const chunks = Math.ceil(bigPng.length / CHUNK_SIZE_BYTES);
-        const ahead = await send(world, uploadId, bigPng, 1);
-        expect(ahead.content).toMatchObject({ success: true, offset: 0 });
-        for (let i = 0; i < chunks; i += 1) {
-            if (i !== 1) {
-                await send(world, uploadId, bigPng, i);
-            }
+        const last = await send(world, uploadId, bigPng, chunks - 1);
+        expect(last.content).toMatchObject({ success: true, offset: 0, complete: false });
+        for (let i = 0; i < chunks - 1; i += 1) {
+            expect((await send(world, uploadId, bigPng, i)).content).toMatchObject({ complete: false });
         }
+        expect(world.messages).toHaveLength(0);
+        const done = await call(world, CompleteUploadEndpoint, 'post', { uploadId }, { token: 'token-A' });
+        expect(done.content).toMatchObject({ success: true, complete: true, file: { name: 'noise.png' } });
         expect(world.files[0].bytes.equals(bigPng)).toBe(true);
     });
 
