@@ -1,0 +1,297 @@
+/**
+ * Livechat Upload client: one call that sends a file into a visitor's livechat room through the
+ * app's HTTP API (docs/API.md), in one request or in resumable chunks.
+ */
+import { isTransientError, UploadAbortedError, UploadHttpError } from './errors.js';
+import {
+    backoffDelayMs,
+    DEFAULT_RETRY,
+    request,
+    requestOnce,
+    sleep as timerSleep,
+    type Answer,
+    type RetryPolicy,
+    type Sleep,
+    type Transport,
+} from './http.js';
+import { resumeKey, type ResumeStore } from './resume.js';
+import { encodeBase64, openSource, sha256Hex, type FileSource } from './source.js';
+
+export {
+    describeUploadError,
+    UploadAbortedError,
+    UploadHttpError,
+    UploadNetworkError,
+    type UploadErrorDetails,
+} from './errors.js';
+export { localStorageResumeStore, memoryResumeStore, resumeKey, type ResumeStore } from './resume.js';
+export { DEFAULT_RETRY, type RetryPolicy, type Sleep } from './http.js';
+
+export interface UploadProgress {
+    /** Bytes the server has confirmed storing without a gap; never decreases. */
+    bytesConfirmed: number;
+    totalBytes: number;
+}
+
+/** The message as posted in the room, in Rocket.Chat's shape (docs/API.md, "The message"). */
+export interface PostedMessage {
+    _id: string;
+    rid: string;
+    msg?: string;
+    ts?: string;
+    u?: { _id: string; username?: string; name?: string };
+    file?: { _id: string; name: string; type?: string };
+    files?: Array<{ _id: string; name: string; type?: string }>;
+    attachments?: Array<Record<string, unknown>>;
+    [field: string]: unknown;
+}
+
+export interface UploadOptions {
+    /** e.g. `https://chat.example.com` */
+    serverUrl: string;
+    appId: string;
+    visitorToken: string;
+    rid: string;
+    /** A File/Blob; in Node also a Buffer/Uint8Array or a file path. */
+    file: Blob | Uint8Array | string;
+    /** Defaults to the File's or path's name; required for a Blob or bytes. */
+    name?: string;
+    /** Defaults to the File's type; otherwise the server takes it from the bytes. */
+    type?: string;
+    description?: string;
+    onProgress?: (progress: UploadProgress) => void;
+    signal?: AbortSignal;
+    /** Keeps the session id so a later call with the same file continues it. */
+    resume?: ResumeStore;
+    /** Chunks in flight at once; capped by the server's `maxParallelChunks` (the default). */
+    parallel?: number;
+    retry?: Partial<RetryPolicy>;
+    fetch?: typeof fetch;
+    /** How retries wait; replace it in tests or to schedule retries yourself. */
+    sleep?: Sleep;
+}
+
+/** `GET limits` (docs/API.md). */
+export interface UploadLimits {
+    maxFileSizeBytes: number;
+    singleRequestMaxBytes: number;
+    chunkSizeBytes: number;
+    maxParallelChunks: number;
+    sessionTtlMs: number;
+    allowedTypes: string[];
+    blockedTypes: string[];
+}
+
+interface Run {
+    options: UploadOptions;
+    source: FileSource;
+    t: Transport;
+    name: string;
+    total: number;
+    /** The server's offset: bytes stored without a gap. */
+    offset: number;
+    reported: number;
+    uploadId?: string;
+    resumeKey?: string;
+}
+
+// Fields of a chunk or status answer that are the protocol's, not the message's.
+const PROTOCOL_FIELDS = ['success', 'complete', 'uploadId', 'offset', 'size', 'chunkSizeBytes', 'expiresAt'];
+
+function toMessage(answer: Answer): PostedMessage {
+    // docs/API.md merges the message into the answer; accept a nested `message` object as well.
+    if (answer.message && typeof answer.message === 'object') return answer.message as PostedMessage;
+    const message: Answer = { ...answer };
+    for (const field of PROTOCOL_FIELDS) delete message[field];
+    return message as PostedMessage;
+}
+
+function report(run: Run, bytes: number): void {
+    if (bytes <= run.reported) return;
+    run.reported = bytes;
+    run.options.onProgress?.({ bytesConfirmed: bytes, totalBytes: run.total });
+}
+
+/**
+ * Uploads one file into the visitor's room and resolves to the posted message. Files up to the
+ * server's `singleRequestMaxBytes` go in one `POST upload`, larger ones through the resumable
+ * `uploads` session. Rejects with `UploadHttpError` (the server refused: `.code`, `.status`,
+ * `.details`), `UploadNetworkError` (unreachable after the retries) or `UploadAbortedError`.
+ */
+export async function uploadFile(options: UploadOptions): Promise<PostedMessage> {
+    if (options.signal?.aborted) throw new UploadAbortedError();
+    const source = await openSource(options.file);
+    const name = options.name ?? source.name;
+    if (!name) throw new TypeError('uploadFile: pass `name` when the file is a Blob or bytes');
+    const t: Transport = {
+        fetch: options.fetch ?? ((input, init) => globalThis.fetch(input, init)),
+        baseUrl: `${options.serverUrl.replace(/\/+$/, '')}/api/apps/public/${encodeURIComponent(options.appId)}/`,
+        visitorToken: options.visitorToken,
+        signal: options.signal,
+        retry: { ...DEFAULT_RETRY, ...options.retry },
+        sleep: options.sleep ?? timerSleep,
+    };
+    const run: Run = { options, source, t, name, total: source.size, offset: 0, reported: -1 };
+    try {
+        const limits = (await request(t, 'GET', 'limits')) as UploadLimits;
+        const message =
+            run.total <= limits.singleRequestMaxBytes
+                ? await uploadInOneRequest(run)
+                : await uploadResumable(run, limits);
+        await forgetSession(run);
+        return message;
+    } catch (err) {
+        if (options.signal?.aborted) {
+            await abortOnServer(run);
+            throw new UploadAbortedError();
+        }
+        // A refusal is final; a network failure keeps the session for a later resume.
+        if (err instanceof UploadHttpError && !isTransientError(err)) await abortOnServer(run);
+        throw err;
+    } finally {
+        await source.close?.();
+    }
+}
+
+async function uploadInOneRequest(run: Run): Promise<PostedMessage> {
+    const { options, t } = run;
+    report(run, 0);
+    const data = encodeBase64(await run.source.read(0, run.total));
+    const answer = await request(t, 'POST', 'upload', {
+        body: { rid: options.rid, file: { name: run.name, type: options.type ?? run.source.type, data }, description: options.description },
+    });
+    report(run, run.total);
+    return toMessage(answer);
+}
+
+async function uploadResumable(run: Run, limits: UploadLimits): Promise<PostedMessage> {
+    const { options, t, source } = run;
+    let { chunkSizeBytes, maxParallelChunks } = limits;
+    if (options.resume) {
+        run.resumeKey = resumeKey(options.rid, run.name, run.total, source.lastModified);
+        const storedId = await options.resume.get(run.resumeKey);
+        const found = storedId ? await findSession(t, storedId, run.total) : undefined;
+        if (found?.complete) return toMessage(found); // finished before the reload; do not post twice
+        if (found) {
+            [run.uploadId, run.offset] = [storedId!, found.offset];
+            chunkSizeBytes = found.chunkSizeBytes ?? chunkSizeBytes; // the session's, should the setting change
+        }
+    }
+    if (!run.uploadId) {
+        const created = await request(t, 'POST', 'uploads', {
+            body: {
+                rid: options.rid,
+                name: run.name,
+                size: run.total,
+                type: options.type ?? source.type,
+                sha256: await source.sha256(),
+                description: options.description,
+            },
+        });
+        run.uploadId = created.uploadId as string;
+        run.offset = created.offset ?? 0;
+        chunkSizeBytes = created.chunkSizeBytes ?? chunkSizeBytes;
+        maxParallelChunks = created.maxParallelChunks ?? maxParallelChunks;
+        if (run.resumeKey) await options.resume!.set(run.resumeKey, run.uploadId);
+    }
+    report(run, run.offset);
+    const width = Math.max(1, Math.min(Math.floor(options.parallel ?? maxParallelChunks) || 1, maxParallelChunks));
+    let failures = 0;
+    let offsetAtLastFailure = run.offset;
+    for (;;) {
+        // One round sends chunks until the file is whole or a request fails; a failure cancels the
+        // round's other requests, and the next round starts from the server's offset (as tus does).
+        const round = new AbortController();
+        const cancelRound = () => round.abort();
+        options.signal?.addEventListener('abort', cancelRound, { once: true });
+        try {
+            const roundT = { ...t, signal: round.signal };
+            const done = await sendChunks(run, roundT, chunkSizeBytes, width, maxParallelChunks * chunkSizeBytes);
+            return done ?? toMessage(await request(t, 'POST', 'uploads/complete', { body: { uploadId: run.uploadId } }));
+        } catch (err) {
+            round.abort(); // the round's other chunks: the server's offset says what to resend
+            if (options.signal?.aborted) throw new UploadAbortedError();
+            const outOfStep =
+                err instanceof UploadHttpError &&
+                (err.code === 'error-offset-mismatch' || err.code === 'error-upload-incomplete');
+            if (!outOfStep && !isTransientError(err)) throw err;
+            if (run.offset > offsetAtLastFailure) failures = 0; // progress since: a fresh budget
+            if (failures >= t.retry.retries) throw err;
+            await t.sleep(outOfStep ? 0 : backoffDelayMs(failures, t.retry, err), options.signal);
+            failures++;
+            offsetAtLastFailure = run.offset;
+            const status = await request(t, 'GET', 'uploads', { query: { uploadId: run.uploadId! } });
+            if (status.complete) return toMessage(status);
+            run.offset = status.offset;
+            report(run, run.offset);
+        } finally {
+            options.signal?.removeEventListener('abort', cancelRound);
+            round.abort();
+        }
+    }
+}
+
+/**
+ * Sends the chunks from the server's offset on, at most `width` at once and never past
+ * `windowBytes` beyond the server's offset ("chunks may arrive out of order within
+ * maxParallelChunks chunks of the server's offset", docs/API.md). Resolves to the message when an
+ * answer says `complete`, to undefined when every chunk was answered without one.
+ */
+async function sendChunks(
+    run: Run,
+    t: Transport,
+    chunkSizeBytes: number,
+    width: number,
+    windowBytes: number,
+): Promise<PostedMessage | undefined> {
+    const inFlight = new Map<number, Promise<void>>();
+    let message: PostedMessage | undefined;
+    const send = async (start: number) => {
+        const bytes = await run.source.read(start, Math.min(start + chunkSizeBytes, run.total));
+        const body = { uploadId: run.uploadId, offset: start, data: encodeBase64(bytes), sha256: await sha256Hex(bytes) };
+        const answer = await requestOnce(t, 'PATCH', 'uploads', { body });
+        inFlight.delete(start);
+        if (answer.complete) message = toMessage(answer);
+        run.offset = Math.max(run.offset, answer.offset);
+        report(run, run.offset);
+    };
+    let next = run.offset;
+    for (;;) {
+        while (!message && inFlight.size < width && next < run.total && next < run.offset + windowBytes) {
+            const sending = send(next);
+            sending.catch(() => undefined); // the race below reports the first failure
+            inFlight.set(next, sending);
+            next += chunkSizeBytes;
+        }
+        if (message || inFlight.size === 0) return message;
+        await Promise.race(inFlight.values());
+    }
+}
+
+/** The stored session when it still exists for a file of this size; undefined when it is gone. */
+async function findSession(t: Transport, uploadId: string, size: number): Promise<Answer | undefined> {
+    try {
+        const status = await request(t, 'GET', 'uploads', { query: { uploadId } });
+        return status.size === size ? status : undefined;
+    } catch (err) {
+        if (err instanceof UploadHttpError && !isTransientError(err)) return undefined; // expired, removed
+        throw err;
+    }
+}
+
+async function forgetSession(run: Run): Promise<void> {
+    if (run.resumeKey) await run.options.resume!.delete(run.resumeKey);
+}
+
+/** Best effort: `DELETE uploads` with a short deadline of its own, then forget the session. */
+async function abortOnServer(run: Run): Promise<void> {
+    if (run.uploadId) {
+        const deadline = new AbortController();
+        const timer = setTimeout(() => deadline.abort(), 5_000);
+        await requestOnce({ ...run.t, signal: deadline.signal }, 'DELETE', 'uploads', {
+            query: { uploadId: run.uploadId },
+        }).catch(() => undefined);
+        clearTimeout(timer);
+    }
+    await Promise.resolve(forgetSession(run)).catch(() => undefined);
+}

@@ -1,0 +1,388 @@
+import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+    describeUploadError,
+    localStorageResumeStore,
+    memoryResumeStore,
+    uploadFile,
+    UploadAbortedError,
+    UploadHttpError,
+    UploadNetworkError,
+    type UploadOptions,
+    type UploadProgress,
+} from '../../.client/src/index';
+import { parseRetryAfter } from '../../.client/src/http';
+import { encodeBase64 } from '../../.client/src/source';
+import { APP_ID, FakeServer } from './fakeServer';
+
+const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+
+let server: FakeServer;
+let delays: number[];
+
+beforeEach(async () => {
+    server = await new FakeServer().start();
+    delays = [];
+});
+afterEach(() => server.close());
+
+/** Options against the fake; retries wait no real time and record how long they would have. */
+function options(file: UploadOptions['file'], extra: Partial<UploadOptions> = {}): UploadOptions {
+    return {
+        serverUrl: server.url, appId: APP_ID, visitorToken: server.token, rid: server.rid, file,
+        name: typeof file === 'string' ? undefined : 'data.bin',
+        sleep: async (ms) => void delays.push(ms),
+        ...extra,
+    };
+}
+
+const patchOffsets = () => server.requests.filter((r) => r.method === 'PATCH').map((r) => r.body.offset as number);
+
+describe('uploadFile: choosing the path', () => {
+    it('sends a file at or under singleRequestMaxBytes in one POST upload and resolves to the posted message', async () => {
+        const bytes = randomBytes(server.limits.singleRequestMaxBytes);
+        const message = await uploadFile(options(bytes, { name: 'photo.jpg', description: 'hello' }));
+        expect(server.requests.map((r) => `${r.method} ${r.route}`)).toEqual(['GET limits', 'POST upload']);
+        expect(server.posted).toHaveLength(1);
+        expect(server.posted[0].bytes.equals(bytes)).toBe(true);
+        expect(message).toMatchObject({ _id: server.posted[0].messageId, rid: server.rid, file: { name: 'photo.jpg' } });
+        expect(message.attachments?.[0]).toMatchObject({ description: 'hello' });
+        expect(message).not.toHaveProperty('success');
+    });
+
+    it('uploads a file over singleRequestMaxBytes in chunks that the server reassembles byte for byte', async () => {
+        const bytes = randomBytes(5 * server.limits.chunkSizeBytes + 1234);
+        const message = await uploadFile(options(bytes));
+        expect(server.routeCount('POST', 'uploads')).toBe(1);
+        expect(server.routeCount('POST', 'upload')).toBe(0);
+        expect(server.posted[0].bytes.equals(bytes)).toBe(true);
+        expect(message._id).toBe(server.posted[0].messageId);
+        for (const key of ['complete', 'uploadId', 'offset', 'size', 'success']) expect(message).not.toHaveProperty(key);
+    });
+
+    it('sends every chunk with its own sha256 and within the 100 KB body limit of Rocket.Chat', async () => {
+        await uploadFile(options(randomBytes(3 * server.limits.chunkSizeBytes)));
+        const patches = server.requests.filter((r) => r.method === 'PATCH');
+        expect(patches).toHaveLength(3);
+        for (const p of patches) expect(p.body.sha256).toBe(sha256(Buffer.from(p.body.data, 'base64')));
+        expect(server.largestBodyBytes).toBeGreaterThan(100_000);
+        expect(server.largestBodyBytes).toBeLessThanOrEqual(102_400);
+    });
+
+    it('reads a path in Node lazily, names the file after it and sends the whole-file sha256', async () => {
+        const path = join(mkdtempSync(join(tmpdir(), 'lcu-')), 'report.pdf');
+        const bytes = randomBytes(4 * server.limits.chunkSizeBytes - 7);
+        writeFileSync(path, bytes);
+        await uploadFile(options(path));
+        const created = server.requests.find((r) => r.method === 'POST' && r.route === 'uploads')!;
+        expect(created.body).toMatchObject({ name: 'report.pdf', size: bytes.length, sha256: sha256(bytes) });
+        expect(server.posted[0].bytes.equals(bytes)).toBe(true);
+    });
+
+    it('takes name and type from a File and sends its whole-file sha256 when it is small', async () => {
+        const bytes = randomBytes(2 * server.limits.chunkSizeBytes);
+        const file = new File([bytes], 'picture.png', { type: 'image/png', lastModified: 1_700_000_000_000 });
+        await uploadFile(options(file, { name: undefined }));
+        const created = server.requests.find((r) => r.method === 'POST' && r.route === 'uploads')!;
+        expect(created.body).toMatchObject({ name: 'picture.png', type: 'image/png', sha256: sha256(bytes) });
+        expect(server.posted[0].bytes.equals(bytes)).toBe(true);
+    });
+});
+
+describe('uploadFile: progress', () => {
+    it('reports bytes confirmed by the server, never decreasing, from 0 to the file size', async () => {
+        server.patchDelayMs = 5;
+        const bytes = randomBytes(9 * server.limits.chunkSizeBytes + 10);
+        const seen: UploadProgress[] = [];
+        await uploadFile(options(bytes, { onProgress: (p) => seen.push(p) }));
+        const confirmed = seen.map((p) => p.bytesConfirmed);
+        expect(confirmed[0]).toBe(0);
+        expect(confirmed[confirmed.length - 1]).toBe(bytes.length);
+        expect(confirmed).toEqual([...confirmed].sort((a, b) => a - b));
+        expect(new Set(confirmed).size).toBe(confirmed.length);
+        expect(confirmed.every((c) => c % server.limits.chunkSizeBytes === 0 || c === bytes.length)).toBe(true);
+        expect(seen.every((p) => p.totalBytes === bytes.length)).toBe(true);
+    });
+});
+
+describe('uploadFile: parallel chunks', () => {
+    it('never has more chunks in flight than maxParallelChunks, nor any beyond the server window', async () => {
+        server.limits.maxParallelChunks = 3;
+        server.patchDelayMs = 20; // answers come back out of order
+        const bytes = randomBytes(12 * server.limits.chunkSizeBytes);
+        await uploadFile(options(bytes, { parallel: 8 }));
+        expect(server.maxPatchesInFlight).toBe(3);
+        expect(server.maxChunksAhead).toBeLessThan(3);
+        expect(server.routeCount('GET', 'uploads')).toBe(0); // no offset-mismatch recovery was needed
+        expect(server.posted[0].bytes.equals(bytes)).toBe(true);
+    });
+
+    it('sends one chunk at a time when parallel is 1', async () => {
+        server.patchDelayMs = 5;
+        await uploadFile(options(randomBytes(5 * server.limits.chunkSizeBytes), { parallel: 1 }));
+        expect(server.maxPatchesInFlight).toBe(1);
+    });
+});
+
+describe('uploadFile: retries and recovery', () => {
+    it('waits the Retry-After of a 503, in seconds or as an HTTP date, before trying again', async () => {
+        server.faults = [
+            { method: 'GET', route: 'limits', fault: { status: 503, headers: { 'retry-after': '7' } } },
+            { method: 'PATCH', route: 'uploads', fault: { status: 503, headers: { 'retry-after': new Date(Date.now() + 60_000).toUTCString() } } },
+        ];
+        const bytes = randomBytes(3 * server.limits.chunkSizeBytes);
+        await uploadFile(options(bytes, { parallel: 1 }));
+        expect(delays[0]).toBe(7000);
+        expect(delays[1]).toBeGreaterThan(55_000);
+        expect(delays[1]).toBeLessThanOrEqual(60_000);
+        expect(server.posted[0].bytes.equals(bytes)).toBe(true);
+    });
+
+    it('parses Retry-After as seconds or an HTTP date and ignores garbage', () => {
+        expect(parseRetryAfter('3')).toBe(3000);
+        expect(parseRetryAfter('Wed, 21 Oct 2015 07:28:10 GMT', Date.parse('Wed, 21 Oct 2015 07:28:00 GMT'))).toBe(10_000);
+        expect(parseRetryAfter('soon')).toBeUndefined();
+        expect(parseRetryAfter(null)).toBeUndefined();
+    });
+
+    it('retries a 429 with a jittered backoff within the policy', async () => {
+        server.faults = [{ method: 'POST', route: 'uploads', times: 2, fault: { status: 429, body: { success: false, error: 'error-too-many-uploads' } } }];
+        const retry = { retries: 3, minDelayMs: 100, maxDelayMs: 150 };
+        await uploadFile(options(randomBytes(2 * server.limits.chunkSizeBytes), { retry }));
+        expect(server.routeCount('POST', 'uploads')).toBe(3);
+        expect(delays).toHaveLength(2);
+        expect(delays[0]).toBeLessThanOrEqual(100);
+        expect(delays[1]).toBeLessThanOrEqual(150);
+    });
+
+    it('after a dropped connection asks the server its offset and continues from there', async () => {
+        const chunk = server.limits.chunkSizeBytes;
+        server.faults = [{ method: 'PATCH', route: 'uploads', when: (r) => r.body.offset === 2 * chunk, fault: 'drop' }];
+        const bytes = randomBytes(5 * chunk);
+        await uploadFile(options(bytes, { parallel: 1 }));
+        expect(server.routeCount('GET', 'uploads')).toBe(1);
+        expect(patchOffsets()).toEqual([0, 1, 2, 2, 3, 4].map((i) => i * chunk));
+        expect(server.posted[0].bytes.equals(bytes)).toBe(true);
+    });
+
+    it('does not send again a chunk the server stored before the connection dropped', async () => {
+        const chunk = server.limits.chunkSizeBytes;
+        server.faults = [{ method: 'PATCH', route: 'uploads', when: (r) => r.body.offset === chunk, fault: 'drop-after' }];
+        const bytes = randomBytes(4 * chunk);
+        await uploadFile(options(bytes, { parallel: 1 }));
+        expect(patchOffsets()).toEqual([0, 1, 2, 3].map((i) => i * chunk));
+        expect(server.posted[0].bytes.equals(bytes)).toBe(true);
+    });
+
+    it('recovers from error-offset-mismatch by reading the server offset, without a backoff', async () => {
+        const chunk = server.limits.chunkSizeBytes;
+        server.faults = [{
+            method: 'PATCH', route: 'uploads', when: (r) => r.body.offset === 2 * chunk,
+            fault: { status: 409, body: { success: false, error: 'error-offset-mismatch', offset: 2 * chunk } },
+        }];
+        const bytes = randomBytes(4 * chunk);
+        await uploadFile(options(bytes, { parallel: 1 }));
+        expect(server.routeCount('GET', 'uploads')).toBe(1);
+        expect(delays).toEqual([0]);
+        expect(server.posted[0].bytes.equals(bytes)).toBe(true);
+    });
+
+    it('resolves to the message when the completing chunk answer is lost but the server finished', async () => {
+        const chunk = server.limits.chunkSizeBytes;
+        server.faults = [{ method: 'PATCH', route: 'uploads', when: (r) => r.body.offset === 2 * chunk, fault: 'drop-after' }];
+        const message = await uploadFile(options(randomBytes(3 * chunk), { parallel: 1 }));
+        expect(server.posted).toHaveLength(1);
+        expect(message._id).toBe(server.posted[0].messageId);
+    });
+
+    it('rejects with UploadNetworkError once the retries are spent on an unreachable server', async () => {
+        const url = server.url;
+        await server.close();
+        const err = await uploadFile({ ...options(randomBytes(10)), serverUrl: url, retry: { retries: 2 } }).catch((e) => e);
+        expect(err).toBeInstanceOf(UploadNetworkError);
+        expect(delays).toHaveLength(2);
+        expect(describeUploadError(err)).toMatch(/could not be reached/);
+    });
+
+    it('rejects with the last 5xx UploadHttpError once the retries are spent', async () => {
+        server.faults = [{ method: 'GET', route: 'limits', times: Infinity, fault: { status: 503, body: { success: false, error: 'error-server' } } }];
+        const err = await uploadFile(options(randomBytes(10), { retry: { retries: 3 } })).catch((e) => e);
+        expect(err).toBeInstanceOf(UploadHttpError);
+        expect(err).toMatchObject({ status: 503, code: 'error-server' });
+        expect(server.routeCount('GET', 'limits')).toBe(4);
+    });
+});
+
+describe('uploadFile: typed errors', () => {
+    it('rejects an oversized file with error-size-not-allowed carrying sizeAllowed, without retrying', async () => {
+        server.limits.maxFileSizeBytes = 100_000;
+        const err = await uploadFile(options(randomBytes(100_001))).catch((e) => e);
+        expect(err).toBeInstanceOf(UploadHttpError);
+        expect(err).toMatchObject({ status: 400, code: 'error-size-not-allowed', details: { sizeAllowed: 100_000 } });
+        expect(server.routeCount('POST', 'uploads')).toBe(1);
+        expect(describeUploadError(err)).toBe('This file is too large. The limit is 98 KB.');
+    });
+
+    it('rejects a blocked type with error-type-not-allowed and words a widget can show', async () => {
+        const err = await uploadFile(options(Buffer.from('<svg/>'), { name: 'logo.svg' })).catch((e) => e);
+        expect(err).toMatchObject({ status: 400, code: 'error-type-not-allowed' });
+        expect(describeUploadError(err)).toBe('This type of file is not allowed here.');
+        expect(delays).toEqual([]);
+    });
+
+    it('rejects an unknown visitor token with unauthorized (403)', async () => {
+        const err = await uploadFile({ ...options(randomBytes(10)), visitorToken: 'nope' }).catch((e) => e);
+        expect(err).toMatchObject({ status: 403, code: 'unauthorized' });
+    });
+
+    it('turns a non-JSON 413 into code http-413', async () => {
+        server.faults = [{ method: 'POST', route: 'upload', fault: { status: 413 } }];
+        const err = await uploadFile(options(randomBytes(10))).catch((e) => e);
+        expect(err).toMatchObject({ status: 413, code: 'http-413' });
+        expect(describeUploadError(err)).toMatch(/too large/);
+    });
+
+    it('aborts the server session after a fatal chunk error', async () => {
+        server.faults = [{ method: 'PATCH', route: 'uploads', fault: { status: 400, body: { success: false, error: 'error-checksum-mismatch' } } }];
+        const err = await uploadFile(options(randomBytes(3 * server.limits.chunkSizeBytes))).catch((e) => e);
+        expect(err).toMatchObject({ code: 'error-checksum-mismatch' });
+        expect(server.routeCount('DELETE', 'uploads')).toBe(1);
+        expect(server.sessions.size).toBe(0);
+    });
+});
+
+describe('uploadFile: cancel', () => {
+    it('aborting mid-upload sends DELETE uploads and rejects with UploadAbortedError', async () => {
+        server.patchDelayMs = 30;
+        const controller = new AbortController();
+        const store = memoryResumeStore();
+        const upload = uploadFile(options(randomBytes(10 * server.limits.chunkSizeBytes), {
+            signal: controller.signal,
+            resume: store,
+            onProgress: (p) => p.bytesConfirmed > 0 && controller.abort(),
+        }));
+        await expect(upload).rejects.toBeInstanceOf(UploadAbortedError);
+        const deleted = server.requests.find((r) => r.method === 'DELETE');
+        expect(deleted?.query.uploadId).toBe('upload-1');
+        expect(server.sessions.size).toBe(0);
+        expect(server.posted).toHaveLength(0);
+        expect(await store.get(`livechat-upload:${server.rid}:data.bin:${10 * server.limits.chunkSizeBytes}:`)).toBeUndefined();
+    });
+
+    it('rejects at once without a request when the signal is already aborted', async () => {
+        const controller = new AbortController();
+        controller.abort();
+        await expect(uploadFile(options(randomBytes(10), { signal: controller.signal }))).rejects.toBeInstanceOf(UploadAbortedError);
+        expect(server.requests).toHaveLength(0);
+    });
+});
+
+describe('uploadFile: resume', () => {
+    it('continues a stored session after a reload without resending confirmed chunks', async () => {
+        const chunk = server.limits.chunkSizeBytes;
+        const bytes = randomBytes(6 * chunk + 99);
+        const store = memoryResumeStore();
+        // First page: the network goes away after three chunks.
+        server.faults = [{ method: 'PATCH', route: 'uploads', when: (r) => r.body.offset >= 3 * chunk, times: Infinity, fault: 'drop' }];
+        const first = await uploadFile(options(bytes, { resume: store, parallel: 1, retry: { retries: 1 } })).catch((e) => e);
+        expect(first).toBeInstanceOf(UploadNetworkError);
+        expect(server.sessions.get('upload-1')?.offset).toBe(3 * chunk);
+
+        // Reloaded page: a new call with the same store and file.
+        server.faults = [];
+        server.requests.length = 0;
+        const seen: number[] = [];
+        await uploadFile(options(bytes, { resume: store, parallel: 1, onProgress: (p) => seen.push(p.bytesConfirmed) }));
+        expect(server.routeCount('POST', 'uploads')).toBe(0);
+        expect(patchOffsets()).toEqual([3, 4, 5, 6].map((i) => i * chunk));
+        expect(seen[0]).toBe(3 * chunk);
+        expect(server.posted[0].bytes.equals(bytes)).toBe(true);
+        expect(await store.get(`livechat-upload:${server.rid}:data.bin:${bytes.length}:`)).toBeUndefined();
+    });
+
+    it('starts a new session when the stored one is gone', async () => {
+        const store = memoryResumeStore();
+        const bytes = randomBytes(2 * server.limits.chunkSizeBytes);
+        await store.set(`livechat-upload:${server.rid}:data.bin:${bytes.length}:`, 'upload-expired');
+        await uploadFile(options(bytes, { resume: store }));
+        expect(server.routeCount('POST', 'uploads')).toBe(1);
+        expect(server.posted[0].bytes.equals(bytes)).toBe(true);
+    });
+
+    it('resolves to the already posted message when the stored session completed before the reload', async () => {
+        const store = memoryResumeStore();
+        const bytes = randomBytes(2 * server.limits.chunkSizeBytes);
+        const key = `livechat-upload:${server.rid}:data.bin:${bytes.length}:`;
+        const original = await uploadFile(options(bytes));
+        await store.set(key, 'upload-1');
+        const again = await uploadFile(options(bytes, { resume: store }));
+        expect(again._id).toBe(original._id);
+        expect(server.posted).toHaveLength(1);
+        expect(await store.get(key)).toBeUndefined();
+    });
+
+    it('keeps session ids in localStorage and survives a storage that throws', () => {
+        const items = new Map<string, string>();
+        const storage = {
+            getItem: (k: string) => items.get(k) ?? null,
+            setItem: (k: string, v: string) => void items.set(k, v),
+            removeItem: (k: string) => void items.delete(k),
+        } as unknown as Storage;
+        const store = localStorageResumeStore(storage);
+        store.set('k', 'upload-9');
+        expect(store.get('k')).toBe('upload-9');
+        store.delete('k');
+        expect(store.get('k')).toBeNull();
+        const broken = localStorageResumeStore({ setItem: () => { throw new Error('quota'); } } as unknown as Storage);
+        expect(() => broken.set('k', 'v')).not.toThrow();
+    });
+});
+
+describe('describeUploadError', () => {
+    it.each([
+        ['error-type-not-allowed', 400, 'This type of file is not allowed here.'],
+        ['error-file-upload-disabled', 400, 'Sending files is turned off for this chat.'],
+        ['error-empty-file', 400, 'This file is empty.'],
+        ['error-upload-expired', 410, 'The upload was interrupted for too long. Please send the file again.'],
+        ['something-new', 502, 'The server could not take the file right now. Please try again later.'],
+        ['something-new', 400, 'The file could not be sent.'],
+    ])('words %s (%i) for a visitor', (code, status, words) => {
+        expect(describeUploadError(new UploadHttpError(status, code))).toBe(words);
+    });
+
+    it('words a cancel', () => {
+        expect(describeUploadError(new UploadAbortedError())).toBe('The upload was cancelled.');
+    });
+});
+
+describe('runtimes without Node globals', () => {
+    /** Runs `fn` with a global hidden, as in a browser (no Buffer) or Node 18 (no global crypto). */
+    async function without<T>(name: 'Buffer' | 'crypto', fn: () => Promise<T> | T): Promise<T> {
+        const saved = Object.getOwnPropertyDescriptor(globalThis, name)!;
+        Object.defineProperty(globalThis, name, { value: undefined, configurable: true, writable: true });
+        try {
+            return await fn();
+        } finally {
+            Object.defineProperty(globalThis, name, saved);
+        }
+    }
+
+    it('encodes base64 with btoa, in slices, exactly as Buffer does', async () => {
+        for (const size of [0, 1, 2, 24_576, 24_577, 100_000]) {
+            const bytes = randomBytes(size);
+            expect(await without('Buffer', () => encodeBase64(bytes))).toBe(bytes.toString('base64'));
+        }
+    });
+
+    it('hashes chunks with node:crypto when there is no global crypto (Node 18)', async () => {
+        const bytes = randomBytes(3 * server.limits.chunkSizeBytes);
+        await without('crypto', () => uploadFile(options(bytes)));
+        for (const p of server.requests.filter((r) => r.method === 'PATCH')) {
+            expect(p.body.sha256).toBe(sha256(Buffer.from(p.body.data, 'base64')));
+        }
+        expect(server.posted[0].bytes.equals(bytes)).toBe(true);
+    });
+});
