@@ -1,0 +1,112 @@
+// `npm start`: package the app, start the local host, install the zip, seed, print what to do next.
+// Flags: --port N (env PORT, default 3000; 0 = free port), --host ADDR, --data DIR | --memory,
+// --zip PATH, --no-package, --seed / --no-seed, --json (one JSON line when ready), --verbose.
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { startHost } from './host';
+
+const repoRoot = path.resolve(__dirname, '..', '..');
+const started = Date.now();
+
+function parseFlags(argv: string[]): Record<string, string | boolean> {
+    const flags: Record<string, string | boolean> = {};
+    for (let i = 0; i < argv.length; i++) {
+        const a = argv[i];
+        if (!a.startsWith('--')) throw new Error(`Unexpected argument ${a}`);
+        const [k, v] = a.slice(2).split('=', 2);
+        if (v !== undefined) flags[k] = v;
+        else if (['port', 'host', 'data', 'zip'].includes(k)) flags[k] = argv[++i];
+        else if (k.startsWith('no-')) flags[k.slice(3)] = false;
+        else flags[k] = true;
+    }
+    return flags;
+}
+
+function rssMb(pid: number | undefined): string {
+    if (!pid) return '?';
+    try {
+        const kb = Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]);
+        return `${Math.round(kb / 1024)} MB`;
+    } catch {
+        return '?';
+    }
+}
+
+async function main(): Promise<void> {
+    const flags = parseFlags(process.argv.slice(2));
+    const json = flags.json === true;
+    // --json: stdout carries exactly one line (the ready JSON); anything the engine logs goes to stderr
+    if (json) console.log = console.info = console.error;
+    const say = (s: string): void => void (json ? process.stderr.write(`${s}\n`) : process.stdout.write(`${s}\n`));
+    const appJson = JSON.parse(fs.readFileSync(path.join(repoRoot, 'app.json'), 'utf8'));
+    const zipPath = path.resolve(String(flags.zip ?? path.join(repoRoot, 'dist', `${appJson.nameSlug}_${appJson.version}.zip`)));
+
+    if (flags.package !== false && !flags.zip) {
+        say('Packaging the app (rc-apps package)…');
+        execFileSync(process.platform === 'win32' ? 'npx.cmd' : 'npx', ['rc-apps', 'package'], { cwd: repoRoot, stdio: json ? ['ignore', 2, 2] : 'inherit' });
+    }
+    if (!fs.existsSync(zipPath)) throw new Error(`No app package at ${zipPath}: run \`npx rc-apps package\` or pass --zip`);
+
+    const host = await startHost({
+        port: flags.port !== undefined ? Number(flags.port) : process.env.PORT ? Number(process.env.PORT) : 3000,
+        host: typeof flags.host === 'string' ? flags.host : '127.0.0.1',
+        memory: flags.memory === true,
+        dataDir: typeof flags.data === 'string' ? flags.data : undefined,
+        zipPath,
+        seed: flags.seed !== false,
+        verbose: flags.verbose === true,
+    });
+
+    let stopping = false;
+    const shutdown = (signal: string): void => {
+        if (stopping) return;
+        stopping = true;
+        say(`\n${signal}: stopping the host and the Deno runtime…`);
+        host.stop().then(
+            () => process.exit(0),
+            (e) => { process.stderr.write(`${e?.stack ?? e}\n`); process.exit(1); },
+        );
+    };
+    process.on('SIGINT', () => shutdown('SIGINT'));
+    process.on('SIGTERM', () => shutdown('SIGTERM'));
+    // spawned by a test (--json): if the parent dies without stopping us, we are re-parented; stop too
+    if (json) {
+        const parent = process.ppid;
+        setInterval(() => process.ppid !== parent && shutdown('parent process gone'), 1000).unref();
+    }
+
+    const readyMs = Date.now() - started;
+    const { url, appId, seed } = host;
+    if (json) {
+        process.stdout.write(`${JSON.stringify({ url, port: host.port, appId, appPaths: host.appPaths, visitorToken: seed?.visitorToken, rid: seed?.rid, adminUser: host.adminUser, adminPassword: host.adminPassword, readyMs, pid: process.pid, denoPid: host.denoPid() })}\n`);
+        return;
+    }
+    const base = `${url}/api/apps/public/${appId}`;
+    say('');
+    say(`Livechat Upload is running in the real Apps-Engine runtime at ${url}`);
+    say(`  app id          ${appId}`);
+    say(`  app routes      ${host.appPaths.map((p) => `${base}${p}`).join('\n                  ') || '(the app registered none)'}`);
+    say(`  admin           ${host.adminUser} / ${host.adminPassword}   (rc-apps deploy --url ${url} -u ${host.adminUser} -p ${host.adminPassword})`);
+    if (seed) {
+        say(`  department      Support (agent: ${seed.agentUsername})`);
+        say(`  visitor token   ${seed.visitorToken}`);
+        say(`  room id         ${seed.rid}`);
+        say('');
+        say('Upload a file through the app:');
+        say(`  curl -s -X POST ${base}/upload -H 'content-type: application/json' -H 'x-visitor-token: ${seed.visitorToken}' \\`);
+        say(`    -d "{\\"rid\\":\\"${seed.rid}\\",\\"file\\":{\\"name\\":\\"hello.txt\\",\\"data\\":\\"$(printf 'hello from the local host' | base64)\\"}}"`);
+        say('See the room:');
+        say(`  curl -s '${url}/api/v1/livechat/messages.history/${seed.rid}?token=${seed.visitorToken}'`);
+        say('Download a file (title_link of the message):');
+        say(`  curl -s '${url}/file-upload/<fileId>/<name>?rc_token=${seed.visitorToken}&rc_rid=${seed.rid}&rc_room_type=l'`);
+    }
+    say('');
+    say(`Ready in ${(readyMs / 1000).toFixed(1)} s · memory: host ${rssMb(process.pid)}, Deno child ${rssMb(host.denoPid())} (RSS) · data: ${flags.memory ? 'in memory' : path.resolve(String(flags.data ?? path.join(repoRoot, '.data')))}`);
+    say('Ctrl-C stops the host and the Deno child.');
+}
+
+main().catch((e) => {
+    process.stderr.write(`[host] failed to start: ${e?.stack ?? e}\n`);
+    process.exit(1);
+});
