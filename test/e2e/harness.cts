@@ -1,0 +1,222 @@
+/**
+ * Drives the app over real HTTP as a widget would: the local host (the packaged zip in the real
+ * Apps-Engine runtime) started as a child process, or a real Rocket.Chat when E2E_URL is set
+ * (with E2E_ADMIN_USER / E2E_ADMIN_PASSWORD; the app must be installed there). Every call uses
+ * Rocket.Chat's own routes, so the same tests run against either.
+ */
+import { type ChildProcess, spawn } from 'child_process';
+import { createHash, randomBytes } from 'crypto';
+import { readFileSync } from 'fs';
+import { join } from 'path';
+
+const root = join(__dirname, '..', '..');
+const appJson = JSON.parse(readFileSync(join(root, 'app.json'), 'utf8'));
+export const APP_ID: string = appJson.id;
+export const ZIP = join(root, 'dist', `${appJson.nameSlug}_${appJson.version}.zip`);
+export const REMOTE_URL = process.env.E2E_URL;
+
+export interface Target {
+    url: string;
+    admin: { user: string; password: string };
+    /** Stops the local host; a real server is left alone. */
+    stop(): Promise<void>;
+    /** Restarts the local host on the same data folder; the URL may change. */
+    restart(): Promise<void>;
+}
+
+interface HostLine {
+    url: string;
+    adminUser: string;
+    adminPassword: string;
+}
+
+async function spawnHost(args: string[]): Promise<{ child: ChildProcess; line: HostLine }> {
+    const child = spawn(join(root, 'node_modules', '.bin', 'tsx'), [join(root, '.host', 'src', 'main.ts'), '--json', '--port', '0', '--no-package', '--zip', ZIP, ...args], {
+        cwd: root,
+        stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr!.on('data', (d) => (stderr += d));
+    const line = await new Promise<HostLine>((resolve, reject) => {
+        let stdout = '';
+        const timer = setTimeout(() => reject(new Error(`host not ready after 60 s:\n${stderr}`)), 60_000);
+        child.stdout!.on('data', (d) => {
+            stdout += d;
+            const newline = stdout.indexOf('\n');
+            if (newline >= 0) {
+                clearTimeout(timer);
+                resolve(JSON.parse(stdout.slice(0, newline)));
+            }
+        });
+        child.once('exit', (code) => reject(new Error(`host exited (${code}) before it was ready:\n${stderr}`)));
+    });
+    return { child, line };
+}
+
+function stopChild(child: ChildProcess): Promise<void> {
+    if (child.exitCode !== null) {
+        return Promise.resolve();
+    }
+    return new Promise((resolve) => {
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+    });
+}
+
+/** Starts the local host (in memory, or on `dataDir` to survive restarts), or points at E2E_URL. */
+export async function startTarget(options: { dataDir?: string } = {}): Promise<Target> {
+    if (REMOTE_URL) {
+        const admin = { user: process.env.E2E_ADMIN_USER ?? 'admin', password: process.env.E2E_ADMIN_PASSWORD ?? '' };
+        return { url: REMOTE_URL.replace(/\/$/, ''), admin, stop: async () => undefined, restart: async () => { throw new Error('a real server is not restarted by the tests'); } };
+    }
+    const args = options.dataDir ? ['--data', options.dataDir] : ['--memory'];
+    let { child, line } = await spawnHost(args);
+    const target: Target = {
+        url: line.url,
+        admin: { user: line.adminUser, password: line.adminPassword },
+        stop: () => stopChild(child),
+        restart: async () => {
+            await stopChild(child);
+            ({ child, line } = await spawnHost(args));
+            target.url = line.url;
+        },
+    };
+    return target;
+}
+
+export interface Reply {
+    status: number;
+    body: any;
+    headers: Headers;
+}
+
+export async function callApp(target: Target, method: string, route: string, options: { token?: string; body?: unknown; raw?: string; query?: Record<string, string>; headers?: Record<string, string> } = {}): Promise<Reply> {
+    const query = options.query ? `?${new URLSearchParams(options.query)}` : '';
+    const headers: Record<string, string> = { ...(options.headers ?? {}) };
+    if (options.token !== undefined) {
+        headers['x-visitor-token'] = options.token;
+    }
+    let body: string | undefined = options.raw;
+    if (options.body !== undefined) {
+        headers['content-type'] = 'application/json';
+        body = JSON.stringify(options.body);
+    }
+    const response = await fetch(`${target.url}/api/apps/public/${APP_ID}/${route}${query}`, { method, headers, body });
+    const text = await response.text();
+    let parsed: unknown = text;
+    try {
+        parsed = JSON.parse(text);
+    } catch {
+        // Not JSON (e.g. Express's own 413 page): kept as text.
+    }
+    return { status: response.status, body: parsed, headers: response.headers };
+}
+
+export interface Visitor {
+    token: string;
+    rid: string;
+}
+
+/** Registers a visitor and opens their room through Rocket.Chat's livechat REST, as the widget does. */
+export async function newVisitor(target: Target, name = 'E2E Visitor'): Promise<Visitor> {
+    const token = `e2e-${randomBytes(12).toString('hex')}`;
+    const registered = await fetch(`${target.url}/api/v1/livechat/visitor`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ visitor: { token, name } }),
+    });
+    if (!registered.ok) {
+        throw new Error(`visitor registration failed: ${registered.status} ${await registered.text()}`);
+    }
+    const room = await (await fetch(`${target.url}/api/v1/livechat/room?token=${token}`)).json();
+    if (!room.room?._id) {
+        throw new Error(`no room for the visitor: ${JSON.stringify(room)}`);
+    }
+    return { token, rid: room.room._id };
+}
+
+export async function closeRoom(target: Target, visitor: Visitor): Promise<void> {
+    await fetch(`${target.url}/api/v1/livechat/room.close`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ rid: visitor.rid, token: visitor.token }),
+    });
+}
+
+/** The room's messages as the widget reads them, newest first. */
+export async function history(target: Target, visitor: Visitor): Promise<any[]> {
+    const response = await fetch(`${target.url}/api/v1/livechat/messages.history/${visitor.rid}?token=${visitor.token}&limit=50`);
+    const body = await response.json();
+    return body.messages;
+}
+
+/** Downloads a file as the visitor, the way Rocket.Chat accepts a visitor token on /file-upload. */
+export async function download(target: Target, visitor: Visitor, titleLink: string): Promise<Buffer> {
+    const query = new URLSearchParams({ rc_token: visitor.token, rc_rid: visitor.rid, rc_room_type: 'l' });
+    const response = await fetch(`${target.url}${titleLink}?${query}`);
+    if (!response.ok) {
+        throw new Error(`download of ${titleLink} failed: ${response.status}`);
+    }
+    return Buffer.from(await response.arrayBuffer());
+}
+
+async function adminHeaders(target: Target): Promise<Record<string, string>> {
+    const login = await (await fetch(`${target.url}/api/v1/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ user: target.admin.user, password: target.admin.password }),
+    })).json();
+    return { 'x-auth-token': login.data.authToken, 'x-user-id': login.data.userId, 'content-type': 'application/json' };
+}
+
+/** Changes a Rocket.Chat setting as an admin does (`POST /api/v1/settings/:id`). */
+export async function setServerSetting(target: Target, id: string, value: unknown): Promise<void> {
+    const response = await fetch(`${target.url}/api/v1/settings/${id}`, { method: 'POST', headers: await adminHeaders(target), body: JSON.stringify({ value }) });
+    if (!response.ok) {
+        throw new Error(`setting ${id} failed: ${response.status} ${await response.text()}`);
+    }
+}
+
+/** Changes one of the app's settings as the admin UI does: the whole setting object, new value. */
+export async function setAppSetting(target: Target, id: string, value: unknown): Promise<void> {
+    const headers = await adminHeaders(target);
+    const current = await (await fetch(`${target.url}/api/apps/${APP_ID}/settings`, { headers })).json();
+    const setting = current.settings[id];
+    if (!setting) {
+        throw new Error(`the app has no setting ${id}`);
+    }
+    const response = await fetch(`${target.url}/api/apps/${APP_ID}/settings`, { method: 'POST', headers, body: JSON.stringify({ settings: [{ ...setting, value }] }) });
+    if (!response.ok) {
+        throw new Error(`app setting ${id} failed: ${response.status} ${await response.text()}`);
+    }
+}
+
+export const sha256 = (bytes: Buffer): string => createHash('sha256').update(bytes).digest('hex');
+
+/** Sends a file through the resumable path, chunk by chunk, and returns the last answer. */
+export async function uploadResumable(target: Target, visitor: Visitor, file: { name: string; bytes: Buffer; type?: string; description?: string }): Promise<Reply> {
+    const created = await callApp(target, 'POST', 'uploads', {
+        token: visitor.token,
+        body: { rid: visitor.rid, name: file.name, size: file.bytes.length, type: file.type, sha256: sha256(file.bytes), description: file.description },
+    });
+    if (created.status !== 201) {
+        return created;
+    }
+    const { uploadId, chunkSizeBytes } = created.body;
+    let last: Reply = created;
+    for (let offset = 0; offset < file.bytes.length; offset += chunkSizeBytes) {
+        const chunk = file.bytes.subarray(offset, offset + chunkSizeBytes);
+        last = await callApp(target, 'PATCH', 'uploads', { token: visitor.token, body: { uploadId, offset, data: chunk.toString('base64'), sha256: sha256(chunk) } });
+        if (last.status !== 200) {
+            return last;
+        }
+    }
+    return last;
+}
+
+export async function uploadSingle(target: Target, visitor: Visitor, file: { name: string; bytes: Buffer; type?: string; description?: string }): Promise<Reply> {
+    return callApp(target, 'POST', 'upload', {
+        token: visitor.token,
+        body: { rid: visitor.rid, file: { name: file.name, type: file.type, data: file.bytes.toString('base64') }, description: file.description },
+    });
+}
