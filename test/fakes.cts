@@ -176,16 +176,21 @@ export function createAccessors(world: FakeWorld): { read: any; modify: any; per
     return { read, modify, persis, http: {} };
 }
 
+/** As the runtime's msgpack and the database store it: an unset field comes back as null. */
+function asStored(data: object): Record<string, unknown> {
+    return JSON.parse(JSON.stringify(data, (_key, value) => (value === undefined ? null : value)));
+}
+
 function add(world: FakeWorld, data: object, keys: string[]): string {
     const id = nextId('rec');
-    world.records.push({ id, data: structuredClone(data) as Record<string, unknown>, keys });
+    world.records.push({ id, data: asStored(data), keys });
     return id;
 }
 
 function upsertRecord(world: FakeWorld, keys: string[], data: object, upsert?: boolean): string {
     const found = world.records.find((r) => matches(r, keys));
     if (found) {
-        found.data = structuredClone(data) as Record<string, unknown>;
+        found.data = asStored(data);
         return found.id;
     }
     if (!upsert) {

@@ -100,7 +100,12 @@ export class SessionStore {
     }
 }
 
+/**
+ * A stored record back as a session. Optional fields that were unset can come back as null (the
+ * runtime's msgpack and the database do not keep `undefined`): they are dropped again.
+ */
 function stripKind(record: UploadSession & { kind?: string }): UploadSession {
     const { kind: _kind, ...session } = record;
-    return session;
+    const fields = Object.entries(session).filter(([, value]) => value !== null && value !== undefined);
+    return Object.fromEntries(fields) as unknown as UploadSession;
 }
