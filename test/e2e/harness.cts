@@ -6,7 +6,7 @@
  */
 import { type ChildProcess, spawn } from 'child_process';
 import { createHash, randomBytes } from 'crypto';
-import { readFileSync } from 'fs';
+import { appendFileSync, readFileSync } from 'fs';
 import { join } from 'path';
 
 const root = join(__dirname, '..', '..');
@@ -36,7 +36,12 @@ async function spawnHost(args: string[]): Promise<{ child: ChildProcess; line: H
         stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stderr = '';
-    child.stderr!.on('data', (d) => (stderr += d));
+    child.stderr!.on('data', (d) => {
+        stderr += d;
+        if (process.env.E2E_HOST_LOG) {
+            appendFileSync(process.env.E2E_HOST_LOG, d);
+        }
+    });
     const line = await new Promise<HostLine>((resolve, reject) => {
         let stdout = '';
         const timer = setTimeout(() => reject(new Error(`host not ready after 60 s:\n${stderr}`)), 60_000);
@@ -69,7 +74,7 @@ export async function startTarget(options: { dataDir?: string } = {}): Promise<T
         const admin = { user: process.env.E2E_ADMIN_USER ?? 'admin', password: process.env.E2E_ADMIN_PASSWORD ?? '' };
         return { url: REMOTE_URL.replace(/\/$/, ''), admin, stop: async () => undefined, restart: async () => { throw new Error('a real server is not restarted by the tests'); } };
     }
-    const args = options.dataDir ? ['--data', options.dataDir] : ['--memory'];
+    const args = [...(options.dataDir ? ['--data', options.dataDir] : ['--memory']), ...(process.env.E2E_HOST_LOG ? ['--verbose'] : [])];
     let { child, line } = await spawnHost(args);
     const target: Target = {
         url: line.url,
