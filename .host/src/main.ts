@@ -1,10 +1,12 @@
 // `npm start`: package the app, start the local host, install the zip, seed, print what to do next.
 // Flags: --port N (env PORT, default 3000; 0 = free port), --host ADDR, --data DIR | --memory,
-// --zip PATH, --no-package, --seed / --no-seed, --json (one JSON line when ready), --verbose.
+// --zip PATH, --no-package, --seed / --no-seed, --json (one JSON line when ready), --verbose,
+// --page-port N (the visitor page on its own origin; default 3001, only when given with --json; 0 = free port) / --no-page.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { startHost } from './host';
+import { startVisitorPage, visitorPageLink } from './visitor-page';
 
 const repoRoot = path.resolve(__dirname, '..', '..');
 const started = Date.now();
@@ -16,7 +18,7 @@ function parseFlags(argv: string[]): Record<string, string | boolean> {
         if (!a.startsWith('--')) throw new Error(`Unexpected argument ${a}`);
         const [k, v] = a.slice(2).split('=', 2);
         if (v !== undefined) flags[k] = v;
-        else if (['port', 'host', 'data', 'zip'].includes(k)) flags[k] = argv[++i];
+        else if (['port', 'host', 'data', 'zip', 'page-port'].includes(k)) flags[k] = argv[++i];
         else if (k.startsWith('no-')) flags[k.slice(3)] = false;
         else flags[k] = true;
     }
@@ -58,12 +60,18 @@ async function main(): Promise<void> {
         verbose: flags.verbose === true,
     });
 
+    // --json is how tests spawn the host, several at once: no fixed page port unless asked for
+    const pagePort = flags.page === false ? undefined : flags['page-port'] !== undefined ? Number(flags['page-port']) : json ? undefined : 3001;
+    const page = pagePort === undefined ? undefined : await startVisitorPage({ port: pagePort, host: typeof flags.host === 'string' ? flags.host : '127.0.0.1' }).catch((e) => {
+        throw new Error(`The visitor page cannot listen on port ${pagePort} (${e?.code ?? e}): pass --page-port <another port>, 0 for a free one, or --no-page`);
+    });
+
     let stopping = false;
     const shutdown = (signal: string): void => {
         if (stopping) return;
         stopping = true;
         say(`\n${signal}: stopping the host and the Deno runtime…`);
-        host.stop().then(
+        Promise.all([host.stop(), page?.close()]).then(
             () => process.exit(0),
             (e) => { process.stderr.write(`${e?.stack ?? e}\n`); process.exit(1); },
         );
@@ -79,7 +87,7 @@ async function main(): Promise<void> {
     const readyMs = Date.now() - started;
     const { url, appId, seed } = host;
     if (json) {
-        process.stdout.write(`${JSON.stringify({ url, port: host.port, appId, appPaths: host.appPaths, visitorToken: seed?.visitorToken, rid: seed?.rid, adminUser: host.adminUser, adminPassword: host.adminPassword, readyMs, pid: process.pid, denoPid: host.denoPid() })}\n`);
+        process.stdout.write(`${JSON.stringify({ url, port: host.port, appId, appPaths: host.appPaths, visitorToken: seed?.visitorToken, rid: seed?.rid, adminUser: host.adminUser, adminPassword: host.adminPassword, pageUrl: page?.url, readyMs, pid: process.pid, denoPid: host.denoPid() })}\n`);
         return;
     }
     const base = `${url}/api/apps/public/${appId}`;
@@ -100,6 +108,11 @@ async function main(): Promise<void> {
         say(`  curl -s '${url}/api/v1/livechat/messages.history/${seed.rid}?token=${seed.visitorToken}'`);
         say('Download a file (title_link of the message):');
         say(`  curl -s '${url}/file-upload/<fileId>/<name>?rc_token=${seed.visitorToken}&rc_rid=${seed.rid}&rc_room_type=l'`);
+    }
+    if (page && seed) {
+        say('');
+        say(`Visitor page (another origin than the API, so CORS applies as on a customer's site):`);
+        say(`  ${visitorPageLink(page.url, { server: url, app: appId ?? '', token: seed.visitorToken, rid: seed.rid })}`);
     }
     say('');
     say(`Ready in ${(readyMs / 1000).toFixed(1)} s · memory: host ${rssMb(process.pid)}, Deno child ${rssMb(host.denoPid())} (RSS) · data: ${flags.memory ? 'in memory' : path.resolve(String(flags.data ?? path.join(repoRoot, '.data')))}`);
