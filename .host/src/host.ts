@@ -17,6 +17,7 @@ import { HostBridges } from './bridges';
 import { ServerSettings } from './bridges/settings';
 import { HostLogStorage, HostMetadataStorage, HostSourceStorage } from './storage';
 import { authenticate, createAdmin, createRestRouter } from './rest';
+import AdmZip from 'adm-zip';
 
 export interface HostOptions {
     /** TCP port; 0 picks a free one (default 3000). */
@@ -76,8 +77,7 @@ function putDenoOnPath(): void {
 }
 
 function appIdOf(zip: Buffer): string | undefined {
-    // app.json sits uncompressed-named in the zip's central directory; the engine parses it for real later
-    const AdmZip = require('adm-zip');
+    // The engine parses app.json for real later; here only the id is needed to find an installed copy.
     const entry = new AdmZip(zip).getEntry('app.json');
     return entry ? JSON.parse(entry.getData().toString('utf8')).id : undefined;
 }

@@ -1,7 +1,7 @@
 /// <reference lib="dom" />
 // The visitor page (.client/page/) end to end in Debian's Chromium: the packaged app in the local
 // host (real Apps-Engine runtime), the page served from another origin so every request is a CORS
-// request, files picked through the real file input. Screenshots land in test-output/.
+// request, files picked through the real file input. Screenshots land in test/output/ (git-ignored; under test/ the packager leaves them out of the zip).
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -13,7 +13,7 @@ import sharp from 'sharp';
 
 const ROOT = path.resolve(__dirname, '../..');
 const CHROMIUM = '/usr/bin/chromium';
-const SHOTS = path.join(ROOT, 'test-output');
+const SHOTS = path.join(ROOT, 'test', 'output');
 const appJson = JSON.parse(fs.readFileSync(path.join(ROOT, 'app.json'), 'utf8'));
 const ZIP = path.join(ROOT, 'dist', `${appJson.nameSlug}_${appJson.version}.zip`);
 

@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { APP_ID, FakeServer } from './fakeServer';
+import { APP_ID, FakeServer } from './fakeServer.cjs';
 
 const ROOT = resolve(__dirname, '../..');
 const CLI = join(ROOT, '.client/dist/cli.js');

@@ -102,7 +102,8 @@ export class FakeServer {
     }
 
     async close(): Promise<void> {
-        this.server.closeAllConnections?.();
+        // Node 18.2+; the project's @types/node is 16 (what the Rocket.Chat packager needs).
+        (this.server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
         await new Promise((resolve) => this.server.close(resolve));
     }
 

@@ -16,7 +16,7 @@ import {
 } from '../../.client/src/index';
 import { parseRetryAfter } from '../../.client/src/http';
 import { encodeBase64 } from '../../.client/src/source';
-import { APP_ID, FakeServer } from './fakeServer';
+import { APP_ID, FakeServer } from './fakeServer.cjs';
 
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
