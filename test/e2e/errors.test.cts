@@ -1,10 +1,11 @@
 import { randomBytes } from 'crypto';
+import { join } from 'path';
 
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 
 import { ERRORS } from '../../lib/errors';
 import { makePhoto, makePng } from './files.cjs';
-import { callApp, closeRoom, history, newVisitor, type Reply, setAppSetting, setServerSetting, sha256, startTarget, type Target, type Visitor } from './harness.cjs';
+import { callApp, closeRoom, history, installApp, newVisitor, removeApp, type Reply, setAppSetting, setServerSetting, sha256, startTarget, type Target, type Visitor } from './harness.cjs';
 
 jest.setTimeout(120_000);
 
@@ -147,12 +148,25 @@ describe('every documented 4xx, over HTTP, with its documented body', () => {
         expectDocumented(reply, 'error-too-many-uploads', { maxOpenSessions: 2, maxStagedBytes: 100 * MIB });
     });
 
+    it('error-upload-rejected when a scanning app beside ours refuses the file in IPreFileUpload', async () => {
+        const scannerId = await installApp(target, join(__dirname, '..', '..', '.host', 'fixtures', 'scanner-app', 'dist', 'test-scanner_0.0.1.zip'));
+        try {
+            // The EICAR test string: harmless, and every scanner's agreed "this is a virus" marker.
+            const eicar = Buffer.from('X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*');
+            expectDocumented(await single({ rid: visitor.rid, file: { name: 'eicar.txt', data: eicar.toString('base64') } }), 'error-upload-rejected');
+            const clean = await single({ rid: visitor.rid, file: { name: 'clean.txt', data: Buffer.from('hello').toString('base64') } });
+            expect(clean.status).toBe(200);
+        } finally {
+            await removeApp(target, scannerId);
+        }
+    });
+
     it("a body over 100 KB gets the host's 413 before the app runs", async () => {
         const reply = await single({ rid: visitor.rid, file: { name: 'big.bin', data: randomBytes(90_000).toString('base64') } });
         expect(reply.status).toBe(413);
     });
 
     it('none of the refused requests left a message in the room', async () => {
-        expect((await history(target, visitor)).filter((m) => m.file)).toEqual([]);
+        expect((await history(target, visitor)).filter((m) => m.file).map((m) => m.file.name)).toEqual(['clean.txt']);
     });
 });

@@ -225,3 +225,20 @@ export async function uploadSingle(target: Target, visitor: Visitor, file: { nam
         body: { rid: visitor.rid, file: { name: file.name, type: file.type, data: file.bytes.toString('base64') }, description: file.description },
     });
 }
+
+/** Installs a packaged app beside ours as an admin does (`POST /api/apps`, multipart field `app`). */
+export async function installApp(target: Target, zipPath: string): Promise<string> {
+    const form = new FormData();
+    form.append('app', new Blob([readFileSync(zipPath)]), 'app.zip');
+    const { 'content-type': _json, ...headers } = await adminHeaders(target);
+    const response = await fetch(`${target.url}/api/apps`, { method: 'POST', headers, body: form });
+    const body = await response.json();
+    if (!response.ok || !body.app?.id) {
+        throw new Error(`installing ${zipPath} failed: ${response.status} ${JSON.stringify(body)}`);
+    }
+    return body.app.id;
+}
+
+export async function removeApp(target: Target, appId: string): Promise<void> {
+    await fetch(`${target.url}/api/apps/${appId}`, { method: 'DELETE', headers: await adminHeaders(target) });
+}
