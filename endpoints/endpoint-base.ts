@@ -4,7 +4,7 @@ import type { IApiEndpointInfo, IApiRequest, IApiResponse } from '@rocket.chat/a
 
 import { answerError, asUploadError } from '../lib/errors';
 import { buildCorsHeaders } from '../lib/cors';
-import { readVisitorToken } from '../lib/requests';
+import { readVisitorToken, summarizeRequestForLog } from '../lib/requests';
 import { readEffectiveConfig } from '../lib/services/config-service';
 import type { Answer, UploadContext } from '../lib/services/uploads';
 
@@ -35,10 +35,10 @@ export abstract class UploadEndpoint extends ApiEndpoint {
         } catch (e) {
             const known = asUploadError(e);
             if (known) {
-                logger.info('upload refused', { route: this.path, code: known.code, ...known.details });
+                logger.info('upload refused', { route: this.path, code: known.code, ...summarizeRequestForLog(request.content), ...known.details });
                 return reply(answerError(known.code, known.details));
             }
-            logger.error('upload failed', { route: this.path, error: e instanceof Error ? e.message : String(e) });
+            logger.error('upload failed', { route: this.path, ...summarizeRequestForLog(request.content), error: e instanceof Error ? e.message : String(e) });
             return reply(answerError('error-server'));
         }
     }

@@ -195,3 +195,17 @@ export function readVisitorToken(headers: Record<string, unknown> | undefined): 
     }
     return value;
 }
+
+/**
+ * What the log may say of a request: its declared size and type, never its token or its bytes.
+ * Works on any body, valid or not (it is used for refusals too).
+ */
+export function summarizeRequestForLog(content: unknown): { size?: number; type?: string } {
+    const body = typeof content === 'object' && content !== null ? (content as Body) : {};
+    const file = typeof body.file === 'object' && body.file !== null ? (body.file as Body) : {};
+    const data = typeof file.data === 'string' ? file.data : typeof body.data === 'string' ? body.data : undefined;
+    const padding = data === undefined ? 0 : data.endsWith('==') ? 2 : data.endsWith('=') ? 1 : 0;
+    const size = typeof body.size === 'number' ? body.size : data !== undefined ? Math.floor((data.length * 3) / 4) - padding : undefined;
+    const type = typeof body.type === 'string' ? body.type : typeof file.type === 'string' ? file.type : undefined;
+    return { ...(size !== undefined && { size }), ...(type !== undefined && { type: type.slice(0, 100) }) };
+}

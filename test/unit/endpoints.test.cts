@@ -363,3 +363,20 @@ describe('resumable upload', () => {
         expect(world.records).toHaveLength(0);
     });
 });
+
+describe('the app log', () => {
+    it('records a refusal with its code, size and type', async () => {
+        const world = createWorld();
+        world.serverSettings.FileUpload_MaxFileSize = 10;
+        await single(world, pngBody());
+        const refusal = world.logs.find((l) => l.items[0] === 'upload refused');
+        expect(refusal?.items[1]).toMatchObject({ route: 'upload', code: 'error-size-not-allowed', size: png.length, type: 'image/png', sizeAllowed: 10 });
+    });
+
+    it('records an upload with its size and type', async () => {
+        const world = createWorld();
+        await single(world, pngBody());
+        const stored = world.logs.find((l) => l.items[0] === 'upload stored');
+        expect(stored?.items[1]).toMatchObject({ path: 'single', size: png.length, type: 'image/png' });
+    });
+});
