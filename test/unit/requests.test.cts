@@ -4,7 +4,6 @@ import type { AddressInfo } from 'net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import express from 'express';
 
-import { UploadError } from '../../lib/errors';
 import {
     BODY_LIMIT_BYTES,
     CHUNK_SIZE_BYTES,
@@ -13,18 +12,8 @@ import {
     parseCreateSessionRequest,
     readVisitorToken,
 } from '../../lib/requests';
+import { failureOf } from './failure.cjs';
 
-function failure(fn: () => unknown): { code: string; details: unknown } | undefined {
-    try {
-        fn();
-    } catch (e) {
-        if (e instanceof UploadError) {
-            return { code: e.code, details: e.details };
-        }
-        throw e;
-    }
-    return undefined;
-}
 
 describe('the chunk size against the body limit, through Express json() as Rocket.Chat mounts it', () => {
     let url: string;
@@ -82,7 +71,7 @@ describe('decodeBase64', () => {
         ['padding in the middle', 'aG=k'],
         ['url-safe characters', 'a-_='],
     ])('refuses %s with error-invalid-base64', (_what, input) => {
-        expect(failure(() => decodeBase64(input))?.code).toBe('error-invalid-base64');
+        expect(failureOf(() => decodeBase64(input))?.code).toBe('error-invalid-base64');
     });
 });
 
@@ -104,13 +93,13 @@ describe('parseCreateSessionRequest', () => {
         ['an unknown field', { ...valid, owner: 'me' }, 'owner'],
         ['null', null, 'body'],
     ])('refuses %s with error-invalid-body', (_what, body, field) => {
-        expect(failure(() => parseCreateSessionRequest(body))).toEqual({ code: 'error-invalid-body', details: { field } });
+        expect(failureOf(() => parseCreateSessionRequest(body))).toEqual({ code: 'error-invalid-body', details: { field } });
     });
 });
 
 describe('parseChunkRequest', () => {
     it('refuses an offset given as text', () => {
-        expect(failure(() => parseChunkRequest({ uploadId: 'abc', offset: '0', data: '' }))).toEqual({ code: 'error-invalid-body', details: { field: 'offset' } });
+        expect(failureOf(() => parseChunkRequest({ uploadId: 'abc', offset: '0', data: '' }))).toEqual({ code: 'error-invalid-body', details: { field: 'offset' } });
     });
 });
 

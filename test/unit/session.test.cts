@@ -1,8 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
 
 import { resolveConfig } from '../../lib/config';
-import { UploadError } from '../../lib/errors';
 import { type ChunkMark, checkVisitorQuota, contiguousOffset, decideChunk, isSessionComplete, type UploadSession } from '../../lib/session';
+import { failureOf } from './failure.cjs';
 
 const session: UploadSession = {
     id: 'u1', rid: 'r1', visitorKey: 'k', name: 'f.bin', size: 250, chunkSizeBytes: 100,
@@ -10,17 +10,6 @@ const session: UploadSession = {
 };
 const mark = (index: number, sha256 = `sha${index}`): ChunkMark => ({ index, length: index === 2 ? 50 : 100, sha256 });
 
-function codeOf(fn: () => unknown): { code: string; details: unknown } | undefined {
-    try {
-        fn();
-    } catch (e) {
-        if (e instanceof UploadError) {
-            return { code: e.code, details: e.details };
-        }
-        throw e;
-    }
-    return undefined;
-}
 
 describe('contiguousOffset', () => {
     it.each([
@@ -53,19 +42,19 @@ describe('decideChunk', () => {
         ['other bytes for a stored chunk', [mark(0)], chunk(0, 100, 'other'), 'error-chunk-conflict', { offset: 0 }],
         ['bytes that do not match their sha256', [], chunk(0, 100, 'sha0', 'different'), 'error-checksum-mismatch', { field: 'sha256' }],
     ])('refuses %s', (_what, marks, c, code, details) => {
-        expect(codeOf(() => decideChunk(session, marks as ChunkMark[], c, 2))).toEqual({ code, details });
+        expect(failureOf(() => decideChunk(session, marks as ChunkMark[], c, 2))).toEqual({ code, details });
     });
 });
 
 describe('checkVisitorQuota', () => {
     const { config } = resolveConfig({ livechat_upload_max_open_sessions: 2, livechat_upload_max_staged_mb: 1 }, {});
     it('lets a visitor under both limits open a session', () => {
-        expect(codeOf(() => checkVisitorQuota([session], 1000, config))).toBeUndefined();
+        expect(failureOf(() => checkVisitorQuota([session], 1000, config))).toBeUndefined();
     });
     it('refuses a third open session with error-too-many-uploads', () => {
-        expect(codeOf(() => checkVisitorQuota([session, session], 10, config))?.code).toBe('error-too-many-uploads');
+        expect(failureOf(() => checkVisitorQuota([session, session], 10, config))?.code).toBe('error-too-many-uploads');
     });
     it('refuses more staged bytes than allowed with error-too-many-uploads', () => {
-        expect(codeOf(() => checkVisitorQuota([], 2 * 1024 * 1024, config))?.code).toBe('error-too-many-uploads');
+        expect(failureOf(() => checkVisitorQuota([], 2 * 1024 * 1024, config))?.code).toBe('error-too-many-uploads');
     });
 });
