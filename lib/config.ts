@@ -5,10 +5,14 @@ const MIB = 1024 * 1024;
 /**
  * The largest file one `uploadBuffer` call carries through the Apps-Engine runtime inside its 30 s
  * call timeout with room to spare. The runtime JSON-stringifies every Buffer it sends to the host
- * (HOST.md §4): 25 MB took 5.6–8.3 s and 50 MB timed out on a 2-core machine. `npm run bench`
- * measures it again (docs/PERFORMANCE.md).
+ * (HOST.md §4). Measured with `npm run bench` on 2 cores (docs/PERFORMANCE.md): the runtime took at
+ * most 30 MiB (≈18 s) and timed out at 40 MiB; completing a 16 MiB upload took 8.7–8.9 s, a 3.4×
+ * margin for a slower or busier server, against 2.7× at 20 MiB.
  */
-export const ENGINE_SAFE_MAX_FILE_SIZE_BYTES = 20 * MIB;
+export const ENGINE_SAFE_MAX_FILE_SIZE_BYTES = 16 * MIB;
+
+/** The app's own default limit, in MiB: the engine-safe one. */
+export const DEFAULT_MAX_FILE_SIZE_MB = ENGINE_SAFE_MAX_FILE_SIZE_BYTES / MIB;
 
 /** Rocket.Chat's default `FileUpload_MaxFileSize`; core also falls back to it when the value is 0. */
 export const SERVER_DEFAULT_MAX_FILE_SIZE_BYTES = 104857600;
@@ -110,7 +114,7 @@ function readContentCheck(values: Values, problems: string[]): ContentCheck {
  */
 export function resolveConfig(app: Values, server: Values): ResolvedConfig {
     const problems: string[] = [];
-    const appMaxBytes = readPositiveNumber(app, SETTING.maxFileSizeMb, 20, problems) * MIB;
+    const appMaxBytes = readPositiveNumber(app, SETTING.maxFileSizeMb, DEFAULT_MAX_FILE_SIZE_MB, problems) * MIB;
     const serverMaxBytes = readServerMaxFileSize(server, problems);
     const corsOrigins = typeof app[SETTING.corsOrigins] === 'string' ? parseTypeListKeepCase(app[SETTING.corsOrigins] as string) : ['*'];
     const config: EffectiveConfig = {

@@ -50,7 +50,7 @@ function setting(id: string, type: SettingType, packageValue: unknown, extra: Pa
 /** Every setting the app provides, in the order the admin sees them. */
 export const SETTINGS: ISetting[] = [
     setting(SETTING.enabled, BOOLEAN, true),
-    setting(SETTING.maxFileSizeMb, NUMBER, 20),
+    setting(SETTING.maxFileSizeMb, NUMBER, 16),
     setting(SETTING.allowedTypes, STRING, ''),
     setting(SETTING.blockedTypes, STRING, ''),
     setting(SETTING.blockActiveContent, BOOLEAN, true),

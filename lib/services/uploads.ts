@@ -154,8 +154,7 @@ export async function acceptChunk(ctx: UploadContext, request: ChunkRequest): Pr
     if (session.state === 'done') {
         return finishedAnswer(ctx, session);
     }
-    await authorizeVisitorRoom(ctx.read, ctx.visitorToken, session.rid);
-    const marks = await store.readMarks(session.id);
+    const [, marks] = await Promise.all([authorizeVisitorRoom(ctx.read, ctx.visitorToken, session.rid), store.readMarks(session.id)]);
     const sha256 = sha256Hex(request.bytes);
     const decision = decideChunk(
         session,
@@ -166,11 +165,12 @@ export async function acceptChunk(ctx: UploadContext, request: ChunkRequest): Pr
     if (decision.kind === 'store') {
         await store.writeChunk(session.id, { index: decision.index, length: request.bytes.length, sha256 }, request.bytes);
     }
-    // Read the marks again: chunks sent in parallel may have finished the file meanwhile. Only the
-    // request carrying the last chunk completes, so parallel chunks never start two completions;
-    // when the last chunk overtook a middle one, the client finishes with `POST uploads/complete`.
-    const current = decision.kind === 'store' ? await store.readMarks(session.id) : marks;
-    if (decision.index === countChunks(session) - 1 && isSessionComplete(session, current)) {
+    // Only the request carrying the last chunk completes, so parallel chunks never start two
+    // completions; it reads the marks again, as chunks sent beside it may have landed meanwhile.
+    // When the last chunk overtook another, the client finishes with `POST uploads/complete`.
+    const isLast = decision.index === countChunks(session) - 1;
+    const current = isLast ? await store.readMarks(session.id) : [...marks, { index: decision.index, length: request.bytes.length, sha256 }];
+    if (isLast && isSessionComplete(session, current)) {
         return completeSession(ctx, session.id);
     }
     return { status: 200, content: { success: true, ...progressOf(session, contiguousOffset(session, current)) } };

@@ -67,7 +67,7 @@ describe('every documented 4xx, over HTTP, with its documented body', () => {
     });
 
     it('error-size-not-allowed at creation, with the allowed size', async () => {
-        expectDocumented(await create({ name: 'movie.bin', size: 200 * MIB }), 'error-size-not-allowed', { sizeAllowed: 20 * MIB });
+        expectDocumented(await create({ name: 'movie.bin', size: 200 * MIB }), 'error-size-not-allowed', { sizeAllowed: 16 * MIB });
         const reply = await withSetting((v) => setServerSetting(target, 'FileUpload_MaxFileSize', v), 1000, 104857600, () => create({ name: 'a.bin', size: 1001 }));
         expectDocumented(reply, 'error-size-not-allowed', { sizeAllowed: 1000 });
     });

@@ -18,7 +18,7 @@ describe('resolveConfig: the effective size limit', () => {
 
     it('reports a bad admin value as a problem and keeps the default', () => {
         const { config, problems } = resolveConfig({ [SETTING.maxFileSizeMb]: -3, [SETTING.contentCheck]: 'paranoid' }, {});
-        expect(config.maxFileSizeBytes).toBe(Math.min(20 * MIB, ENGINE_SAFE_MAX_FILE_SIZE_BYTES));
+        expect(config.maxFileSizeBytes).toBe(ENGINE_SAFE_MAX_FILE_SIZE_BYTES);
         expect(config.contentCheck).toBe('standard');
         expect(problems).toHaveLength(2);
         expect(problems[0]).toContain(SETTING.maxFileSizeMb);

@@ -1,0 +1,71 @@
+import { randomBytes } from 'crypto';
+
+import type { IAppAccessors, IConfigurationExtend, IEnvironmentRead, IHttp, ILogger, IModify, IPersistence, IRead } from '@rocket.chat/apps-engine/definition/accessors';
+import { ApiEndpoint, ApiSecurity, ApiVisibility, type IApiEndpointInfo, type IApiRequest, type IApiResponse } from '@rocket.chat/apps-engine/definition/api';
+import { App } from '@rocket.chat/apps-engine/definition/App';
+import { type IAppInfo, RocketChatAssociationModel, RocketChatAssociationRecord } from '@rocket.chat/apps-engine/definition/metadata';
+
+/** `POST probe {rid, visitorToken, sizeBytes}`: allocates random bytes, times one `uploadBuffer` of them. */
+class ProbeEndpoint extends ApiEndpoint {
+    public path = 'probe';
+
+    public async post(request: IApiRequest, _e: IApiEndpointInfo, read: IRead, modify: IModify, _h: IHttp, _p: IPersistence): Promise<IApiResponse> {
+        const { rid, visitorToken, sizeBytes } = request.content as { rid: string; visitorToken: string; sizeBytes: number };
+        const room = await read.getRoomReader().getById(rid);
+        if (!room) {
+            return { status: 404, content: { error: 'no room' } };
+        }
+        const bytes = randomBytes(sizeBytes);
+        const started = Date.now();
+        const upload = await modify.getCreator().getUploadCreator().uploadBuffer(bytes, { filename: 'probe.bin', room, visitorToken });
+        return { status: 200, content: { uploadMs: Date.now() - started, uploadId: upload?.id, size: upload?.size } };
+    }
+}
+
+const key = (...parts: Array<string | number>): RocketChatAssociationRecord =>
+    new RocketChatAssociationRecord(RocketChatAssociationModel.MISC, ['bench', ...parts].join(':'));
+
+/**
+ * `POST readback {chunks, chunkBytes}`: stores chunk records as the app's SessionStore does (base64,
+ * upserted by three associations), then times reading them back one by one (as completion does)
+ * and all in one call.
+ */
+class ReadbackEndpoint extends ApiEndpoint {
+    public path = 'readback';
+
+    public async post(request: IApiRequest, _e: IApiEndpointInfo, read: IRead, _m: IModify, _h: IHttp, persis: IPersistence): Promise<IApiResponse> {
+        const { chunks, chunkBytes } = request.content as { chunks: number; chunkBytes: number };
+        const id = randomBytes(8).toString('hex');
+        const reader = read.getPersistenceReader();
+        let started = Date.now();
+        for (let index = 0; index < chunks; index += 1) {
+            const data = randomBytes(chunkBytes).toString('base64');
+            await persis.updateByAssociations([key('upload', id), key('chunks', id), key('chunk', id, index)], { index, data }, true);
+        }
+        const writeMs = Date.now() - started;
+        started = Date.now();
+        const parts: Buffer[] = [];
+        for (let index = 0; index < chunks; index += 1) {
+            const [record] = (await reader.readByAssociation(key('chunk', id, index))) as Array<{ data: string }>;
+            parts.push(Buffer.from(record.data, 'base64'));
+        }
+        const oneByOneBytes = Buffer.concat(parts).length;
+        const oneByOneMs = Date.now() - started;
+        started = Date.now();
+        const all = (await reader.readByAssociation(key('chunks', id))) as Array<{ data: string }>;
+        const allAtOnceBytes = Buffer.concat(all.map((r) => Buffer.from(r.data, 'base64'))).length;
+        const allAtOnceMs = Date.now() - started;
+        await persis.removeByAssociation(key('upload', id));
+        return { status: 200, content: { writeMs, oneByOneMs, oneByOneBytes, allAtOnceMs, allAtOnceBytes } };
+    }
+}
+
+export class ProbeApp extends App {
+    constructor(info: IAppInfo, logger: ILogger, accessors: IAppAccessors) {
+        super(info, logger, accessors);
+    }
+
+    protected async extendConfiguration(configuration: IConfigurationExtend, _environment: IEnvironmentRead): Promise<void> {
+        await configuration.api.provideApi({ visibility: ApiVisibility.PUBLIC, security: ApiSecurity.UNSECURE, endpoints: [new ProbeEndpoint(this), new ReadbackEndpoint(this)] });
+    }
+}
