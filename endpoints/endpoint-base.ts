@@ -21,7 +21,11 @@ export abstract class UploadEndpoint extends ApiEndpoint {
         const resolved = await readEffectiveConfig(read);
         resolved.problems.forEach((problem) => logger.error('setting ignored', problem));
         const cors = buildCorsHeaders(headerOf(request, 'origin'), resolved.config.corsOrigins);
-        const reply = (answer: Answer): IApiResponse => ({ status: answer.status, headers: { ...cors, 'content-type': 'application/json' }, content: answer.content });
+        const reply = (answer: Answer): IApiResponse => ({
+            status: answer.status,
+            headers: { ...cors, 'content-type': 'application/json' },
+            content: answer.content,
+        });
         try {
             const visitorToken = readVisitorToken(request.headers);
             if (visitorToken === undefined) {
@@ -38,7 +42,11 @@ export abstract class UploadEndpoint extends ApiEndpoint {
                 logger.info('upload refused', { route: this.path, code: known.code, ...summarizeRequestForLog(request.content), ...known.details });
                 return reply(answerError(known.code, known.details));
             }
-            logger.error('upload failed', { route: this.path, ...summarizeRequestForLog(request.content), error: e instanceof Error ? e.message : String(e) });
+            logger.error('upload failed', {
+                route: this.path,
+                ...summarizeRequestForLog(request.content),
+                error: e instanceof Error ? e.message : String(e),
+            });
             return reply(answerError('error-server'));
         }
     }
@@ -79,4 +87,3 @@ function headerOf(request: IApiRequest, name: string): string | undefined {
     const value = request.headers ? request.headers[name] : undefined;
     return typeof value === 'string' ? value : undefined;
 }
-

@@ -5,7 +5,7 @@
  * `error-…` form for the rest. `docs/API.md` carries the same table; a test keeps them equal.
  */
 export const ERRORS = {
-    'unauthorized': {
+    unauthorized: {
         status: 403,
         message: 'Unknown visitor token, or no open livechat room of this visitor with that id.',
     },

@@ -50,18 +50,21 @@ const FAMILIES: Array<[string, string[]]> = [
     ['ogg', ['audio/ogg', 'video/ogg', 'application/ogg', 'audio/opus']],
     ['matroska', ['video/webm', 'audio/webm', 'video/x-matroska', 'audio/x-matroska']],
     ['heif', ['image/heic', 'image/heif', 'image/heic-sequence', 'image/heif-sequence']],
-    ['zip', [
-        'application/zip',
-        'application/vnd.openxmlformats-officedocument.wordprocessingml.document',
-        'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet',
-        'application/vnd.openxmlformats-officedocument.presentationml.presentation',
-        'application/vnd.oasis.opendocument.text',
-        'application/vnd.oasis.opendocument.spreadsheet',
-        'application/vnd.oasis.opendocument.presentation',
-        'application/epub+zip',
-        'application/java-archive',
-        'application/vnd.android.package-archive',
-    ]],
+    [
+        'zip',
+        [
+            'application/zip',
+            'application/vnd.openxmlformats-officedocument.wordprocessingml.document',
+            'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet',
+            'application/vnd.openxmlformats-officedocument.presentationml.presentation',
+            'application/vnd.oasis.opendocument.text',
+            'application/vnd.oasis.opendocument.spreadsheet',
+            'application/vnd.oasis.opendocument.presentation',
+            'application/epub+zip',
+            'application/java-archive',
+            'application/vnd.android.package-archive',
+        ],
+    ],
 ];
 
 function familyOf(mime: string): string {

@@ -180,7 +180,7 @@ function stripPng(bytes: Uint8Array): Collected {
     check(hasPrefix(bytes, [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]));
     const state: Collected = { parts: [bytes.subarray(0, 8)], removed: new Set() };
     const view = viewOf(bytes);
-    for (let offset = 8; ; ) {
+    for (let offset = 8; ;) {
         check(offset + 12 <= bytes.length);
         const length = view.getUint32(offset);
         const type = readAscii(bytes, offset + 4, 4);
@@ -221,7 +221,7 @@ function stripWebp(bytes: Uint8Array): Collected {
     check(riffEnd <= bytes.length && riffEnd >= 12);
     const state: Collected = { parts: [], removed: new Set() };
     let vp8x: Uint8Array | undefined;
-    for (let offset = 12; offset < riffEnd; ) {
+    for (let offset = 12; offset < riffEnd;) {
         check(offset + 8 <= riffEnd);
         const fourCc = readAscii(bytes, offset, 4);
         const size = view.getUint32(offset + 4, true);
@@ -254,7 +254,11 @@ function stripWebp(bytes: Uint8Array): Collected {
     }
     const header = new Uint8Array(12);
     header.set(bytes.subarray(0, 12));
-    viewOf(header).setUint32(4, state.parts.reduce((total, part) => total + part.length, 4), true);
+    viewOf(header).setUint32(
+        4,
+        state.parts.reduce((total, part) => total + part.length, 4),
+        true,
+    );
     state.parts.unshift(header);
     return state;
 }

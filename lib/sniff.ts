@@ -112,9 +112,7 @@ function sniffStructured(bytes: Uint8Array): SniffedType | undefined {
     }
     if (matchesAt(bytes, 0, [0xca, 0xfe, 0xba, 0xbe])) {
         // Mach-O fat header (few architectures) vs. Java class file (major version >= 45), same magic.
-        return readUint32BE(bytes, 4) < 45
-            ? activeType('application/x-mach-binary', [''])
-            : activeType('application/java-vm', ['class']);
+        return readUint32BE(bytes, 4) < 45 ? activeType('application/x-mach-binary', ['']) : activeType('application/java-vm', ['class']);
     }
     if (bytes.length > 2 && bytes[0] === 0xff) {
         // ISO 13818-7 ADTS: 12-bit sync, layer 00. ISO 11172-3 frame header: 11-bit sync, layer II or III
@@ -147,7 +145,7 @@ const officeOpenXmlFolders: Array<[string, string, string[]]> = [
 function sniffZip(bytes: Uint8Array): SniffedType | undefined {
     if (!matchesAt(bytes, 0, [0x50, 0x4b, 0x03, 0x04]) && !matchesAt(bytes, 0, [0x50, 0x4b, 0x05, 0x06])) return undefined;
     const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
-    for (let offset = 0; offset + 30 <= bytes.length && matchesAt(bytes, offset, [0x50, 0x4b, 0x03, 0x04]); ) {
+    for (let offset = 0; offset + 30 <= bytes.length && matchesAt(bytes, offset, [0x50, 0x4b, 0x03, 0x04]);) {
         const nameLength = view.getUint16(offset + 26, true);
         const dataStart = offset + 30 + nameLength + view.getUint16(offset + 28, true);
         const name = readAscii(bytes, offset + 30, offset + 30 + nameLength);
@@ -219,7 +217,7 @@ function isBinaryByte(byte: number): boolean {
 
 /** True when the bytes are UTF-8 (RFC 3629) without binary bytes; a sequence cut by the window counts as valid. */
 function isPlainUtf8(bytes: Uint8Array, isCut: boolean): boolean {
-    for (let i = 0; i < bytes.length; ) {
+    for (let i = 0; i < bytes.length;) {
         const lead = bytes[i];
         if (lead < 0x80) {
             if (isBinaryByte(lead)) return false;
@@ -289,30 +287,94 @@ export function sniffFileType(bytes: Uint8Array): SniffedType | undefined {
 /** Common extensions (IANA media types registry; Apache mime.types for the executables). */
 const mimeByExtension = new Map<string, string>(
     Object.entries({
-        png: 'image/png', apng: 'image/apng', jpg: 'image/jpeg', jpeg: 'image/jpeg', jpe: 'image/jpeg', jfif: 'image/jpeg',
-        gif: 'image/gif', webp: 'image/webp', bmp: 'image/bmp', tif: 'image/tiff', tiff: 'image/tiff', ico: 'image/x-icon',
-        heic: 'image/heic', heif: 'image/heif', avif: 'image/avif', svg: 'image/svg+xml', svgz: 'image/svg+xml',
-        pdf: 'application/pdf', rtf: 'application/rtf', txt: 'text/plain', log: 'text/plain', csv: 'text/csv',
-        tsv: 'text/tab-separated-values', json: 'application/json', md: 'text/markdown', vtt: 'text/vtt', css: 'text/css',
-        html: 'text/html', htm: 'text/html', shtml: 'text/html', xhtml: 'application/xhtml+xml', xml: 'application/xml',
-        xsl: 'application/xml', js: 'text/javascript', mjs: 'text/javascript', cjs: 'text/javascript',
-        doc: 'application/msword', xls: 'application/vnd.ms-excel', ppt: 'application/vnd.ms-powerpoint',
+        png: 'image/png',
+        apng: 'image/apng',
+        jpg: 'image/jpeg',
+        jpeg: 'image/jpeg',
+        jpe: 'image/jpeg',
+        jfif: 'image/jpeg',
+        gif: 'image/gif',
+        webp: 'image/webp',
+        bmp: 'image/bmp',
+        tif: 'image/tiff',
+        tiff: 'image/tiff',
+        ico: 'image/x-icon',
+        heic: 'image/heic',
+        heif: 'image/heif',
+        avif: 'image/avif',
+        svg: 'image/svg+xml',
+        svgz: 'image/svg+xml',
+        pdf: 'application/pdf',
+        rtf: 'application/rtf',
+        txt: 'text/plain',
+        log: 'text/plain',
+        csv: 'text/csv',
+        tsv: 'text/tab-separated-values',
+        json: 'application/json',
+        md: 'text/markdown',
+        vtt: 'text/vtt',
+        css: 'text/css',
+        html: 'text/html',
+        htm: 'text/html',
+        shtml: 'text/html',
+        xhtml: 'application/xhtml+xml',
+        xml: 'application/xml',
+        xsl: 'application/xml',
+        js: 'text/javascript',
+        mjs: 'text/javascript',
+        cjs: 'text/javascript',
+        doc: 'application/msword',
+        xls: 'application/vnd.ms-excel',
+        ppt: 'application/vnd.ms-powerpoint',
         docx: 'application/vnd.openxmlformats-officedocument.wordprocessingml.document',
         xlsx: 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet',
         pptx: 'application/vnd.openxmlformats-officedocument.presentationml.presentation',
-        odt: 'application/vnd.oasis.opendocument.text', ods: 'application/vnd.oasis.opendocument.spreadsheet',
-        odp: 'application/vnd.oasis.opendocument.presentation', epub: 'application/epub+zip',
-        zip: 'application/zip', gz: 'application/gzip', tgz: 'application/gzip', '7z': 'application/x-7z-compressed',
-        rar: 'application/vnd.rar', tar: 'application/x-tar',
-        mp3: 'audio/mpeg', m4a: 'audio/mp4', aac: 'audio/aac', ogg: 'audio/ogg', oga: 'audio/ogg', opus: 'audio/ogg',
-        wav: 'audio/wav', flac: 'audio/flac', amr: 'audio/amr', mid: 'audio/midi', midi: 'audio/midi', weba: 'audio/webm',
-        mp4: 'video/mp4', m4v: 'video/mp4', mov: 'video/quicktime', '3gp': 'video/3gpp', '3g2': 'video/3gpp2',
-        webm: 'video/webm', mkv: 'video/x-matroska', ogv: 'video/ogg', avi: 'video/x-msvideo',
-        exe: 'application/x-msdownload', dll: 'application/x-msdownload', com: 'application/x-msdownload',
-        scr: 'application/x-msdownload', bat: 'application/x-msdownload', cmd: 'application/x-msdownload',
-        msi: 'application/x-msdownload', ps1: 'application/x-powershell', vbs: 'text/vbscript', hta: 'application/hta',
-        jar: 'application/java-archive', apk: 'application/vnd.android.package-archive', sh: 'application/x-sh',
-        dmg: 'application/x-apple-diskimage', elf: 'application/x-executable',
+        odt: 'application/vnd.oasis.opendocument.text',
+        ods: 'application/vnd.oasis.opendocument.spreadsheet',
+        odp: 'application/vnd.oasis.opendocument.presentation',
+        epub: 'application/epub+zip',
+        zip: 'application/zip',
+        gz: 'application/gzip',
+        tgz: 'application/gzip',
+        '7z': 'application/x-7z-compressed',
+        rar: 'application/vnd.rar',
+        tar: 'application/x-tar',
+        mp3: 'audio/mpeg',
+        m4a: 'audio/mp4',
+        aac: 'audio/aac',
+        ogg: 'audio/ogg',
+        oga: 'audio/ogg',
+        opus: 'audio/ogg',
+        wav: 'audio/wav',
+        flac: 'audio/flac',
+        amr: 'audio/amr',
+        mid: 'audio/midi',
+        midi: 'audio/midi',
+        weba: 'audio/webm',
+        mp4: 'video/mp4',
+        m4v: 'video/mp4',
+        mov: 'video/quicktime',
+        '3gp': 'video/3gpp',
+        '3g2': 'video/3gpp2',
+        webm: 'video/webm',
+        mkv: 'video/x-matroska',
+        ogv: 'video/ogg',
+        avi: 'video/x-msvideo',
+        exe: 'application/x-msdownload',
+        dll: 'application/x-msdownload',
+        com: 'application/x-msdownload',
+        scr: 'application/x-msdownload',
+        bat: 'application/x-msdownload',
+        cmd: 'application/x-msdownload',
+        msi: 'application/x-msdownload',
+        ps1: 'application/x-powershell',
+        vbs: 'text/vbscript',
+        hta: 'application/hta',
+        jar: 'application/java-archive',
+        apk: 'application/vnd.android.package-archive',
+        sh: 'application/x-sh',
+        dmg: 'application/x-apple-diskimage',
+        elf: 'application/x-executable',
     }),
 );
 
@@ -326,15 +388,45 @@ export function mimeFromFileName(name: string): string | undefined {
 }
 
 const activeTypes = new Set([
-    'text/html', 'application/xhtml+xml', 'image/svg+xml', 'application/xml', 'text/xml', 'text/xsl',
-    'text/javascript', 'application/javascript', 'application/x-javascript', 'application/ecmascript', 'text/ecmascript',
-    'application/x-msdownload', 'application/x-msdos-program', 'application/x-msi', 'application/x-ms-installer',
-    'application/x-executable', 'application/x-elf', 'application/x-mach-binary', 'application/x-sharedlib',
-    'application/x-sh', 'application/x-shellscript', 'application/x-csh', 'text/x-shellscript', 'application/x-bat',
-    'application/x-powershell', 'text/vbscript', 'application/x-vbscript', 'application/hta',
-    'application/java-archive', 'application/x-java-archive', 'application/java-vm', 'application/vnd.android.package-archive',
-    'application/x-apple-diskimage', 'application/x-httpd-php', 'text/x-php', 'text/x-python', 'application/x-python',
-    'text/x-perl', 'application/x-perl',
+    'text/html',
+    'application/xhtml+xml',
+    'image/svg+xml',
+    'application/xml',
+    'text/xml',
+    'text/xsl',
+    'text/javascript',
+    'application/javascript',
+    'application/x-javascript',
+    'application/ecmascript',
+    'text/ecmascript',
+    'application/x-msdownload',
+    'application/x-msdos-program',
+    'application/x-msi',
+    'application/x-ms-installer',
+    'application/x-executable',
+    'application/x-elf',
+    'application/x-mach-binary',
+    'application/x-sharedlib',
+    'application/x-sh',
+    'application/x-shellscript',
+    'application/x-csh',
+    'text/x-shellscript',
+    'application/x-bat',
+    'application/x-powershell',
+    'text/vbscript',
+    'application/x-vbscript',
+    'application/hta',
+    'application/java-archive',
+    'application/x-java-archive',
+    'application/java-vm',
+    'application/vnd.android.package-archive',
+    'application/x-apple-diskimage',
+    'application/x-httpd-php',
+    'text/x-php',
+    'text/x-python',
+    'application/x-python',
+    'text/x-perl',
+    'application/x-perl',
 ]);
 
 /**

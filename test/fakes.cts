@@ -147,7 +147,9 @@ export function createAccessors(world: FakeWorld): { read: any; modify: any; per
                         file: { _id: file.id, name: file.name, type: 'application/octet-stream' },
                         groupable: false,
                         token: visitor.token,
-                        attachments: [{ title: { value: file.name, link: `/file-upload/${file.id}/${file.name}`, displayDownloadLink: true }, type: 'file' }],
+                        attachments: [
+                            { title: { value: file.name, link: `/file-upload/${file.id}/${file.name}`, displayDownloadLink: true }, type: 'file' },
+                        ],
                         _unmappedProperties_: { files: [{ _id: file.id, name: file.name }] },
                     });
                     return { id: file.id, name: file.name, size: bytes.length };
@@ -206,7 +208,10 @@ function removeRecords(world: FakeWorld, keys: string[]): object[] {
 }
 
 export function createApp(world: FakeWorld): any {
-    const log = (level: string) => (...items: unknown[]) => world.logs.push({ level, items });
+    const log =
+        (level: string) =>
+        (...items: unknown[]) =>
+            world.logs.push({ level, items });
     const logger = { debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error'), success: log('success'), log: log('log') };
     return { getLogger: () => logger, getID: () => 'app-id' };
 }

@@ -14,15 +14,30 @@ describe('rc-apps package at the repository root', () => {
     });
 
     it('zips only what the app needs at run time', () => {
-        const entries = new AdmZip(zipPath).getEntries().map((e) => e.entryName).sort();
+        const entries = new AdmZip(zipPath)
+            .getEntries()
+            .map((e) => e.entryName)
+            .sort();
         const unexpected = entries.filter(
             (name) =>
                 !/^(LivechatUploadApp|endpoints\/[a-z-]+|lib\/[a-z-]+|lib\/services\/[a-z-]+)\.js$/.test(name) &&
-                !['.packagedby', 'app.json', 'icon.png', 'i18n/en.json', 'package.json', 'package-lock.json', 'tsconfig.json',
-                    'docs/API.md', 'docs/PERFORMANCE.md', 'docs/openapi.json'].includes(name),
+                ![
+                    '.packagedby',
+                    'app.json',
+                    'icon.png',
+                    'i18n/en.json',
+                    'package.json',
+                    'package-lock.json',
+                    'tsconfig.json',
+                    'docs/API.md',
+                    'docs/PERFORMANCE.md',
+                    'docs/openapi.json',
+                ].includes(name),
         );
         expect(unexpected).toEqual([]);
-        expect(entries).toEqual(expect.arrayContaining(['LivechatUploadApp.js', 'endpoints/uploads-endpoint.js', 'lib/services/uploads.js', 'icon.png', 'i18n/en.json']));
+        expect(entries).toEqual(
+            expect.arrayContaining(['LivechatUploadApp.js', 'endpoints/uploads-endpoint.js', 'lib/services/uploads.js', 'icon.png', 'i18n/en.json']),
+        );
         expect(entries.filter((e) => e.startsWith('test/') || e.startsWith('.host/') || e.startsWith('.client/'))).toEqual([]);
     });
 
@@ -35,8 +50,16 @@ describe('rc-apps package at the repository root', () => {
     it('asks for exactly the permissions the app uses', () => {
         const packaged = JSON.parse(new AdmZip(zipPath).readAsText('app.json'));
         expect(packaged.permissions.map((p: { name: string }) => p.name).sort()).toEqual([
-            'api', 'livechat-room.read', 'livechat-visitor.read', 'message.read', 'message.write', 'persistence',
-            'room.read', 'scheduler', 'server-setting.read', 'upload.write',
+            'api',
+            'livechat-room.read',
+            'livechat-visitor.read',
+            'message.read',
+            'message.write',
+            'persistence',
+            'room.read',
+            'scheduler',
+            'server-setting.read',
+            'upload.write',
         ]);
     });
 });

@@ -1,12 +1,6 @@
 #!/usr/bin/env node
 import { access } from 'node:fs/promises';
-import {
-    describeUploadError,
-    uploadFile,
-    UploadAbortedError,
-    UploadHttpError,
-    type UploadProgress,
-} from './index.js';
+import { describeUploadError, uploadFile, UploadAbortedError, UploadHttpError, type UploadProgress } from './index.js';
 
 const EXIT = { ok: 0, usage: 2, rejected: 3, failed: 4, interrupted: 130 } as const;
 

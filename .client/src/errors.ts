@@ -42,7 +42,7 @@ export function isTransientError(err: unknown): boolean {
 
 // Words for a visitor, keyed by the server's codes (docs/API.md, "Error codes").
 const PLAIN_WORDS: Record<string, string> = {
-    'unauthorized': 'This chat is not allowed to send files here. Try reloading the page.',
+    unauthorized: 'This chat is not allowed to send files here. Try reloading the page.',
     'error-file-upload-disabled': 'Sending files is turned off for this chat.',
     'error-size-not-allowed': 'This file is too large.',
     'http-413': 'This file is too large for the server.',

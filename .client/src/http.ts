@@ -108,11 +108,6 @@ export async function withRetry<T>(t: Transport, attempt: () => Promise<T>): Pro
 }
 
 /** `requestOnce` with retries. */
-export function request(
-    t: Transport,
-    method: string,
-    route: string,
-    options?: { query?: Record<string, string>; body?: unknown },
-): Promise<Answer> {
+export function request(t: Transport, method: string, route: string, options?: { query?: Record<string, string>; body?: unknown }): Promise<Answer> {
     return withRetry(t, () => requestOnce(t, method, route, options));
 }

@@ -17,13 +17,7 @@ import {
 import { resumeKey, type ResumeStore } from './resume.js';
 import { encodeBase64, openSource, sha256Hex, type FileSource } from './source.js';
 
-export {
-    describeUploadError,
-    UploadAbortedError,
-    UploadHttpError,
-    UploadNetworkError,
-    type UploadErrorDetails,
-} from './errors.js';
+export { describeUploadError, UploadAbortedError, UploadHttpError, UploadNetworkError, type UploadErrorDetails } from './errors.js';
 export { localStorageResumeStore, memoryResumeStore, resumeKey, type ResumeStore } from './resume.js';
 export { DEFAULT_RETRY, type RetryPolicy, type Sleep } from './http.js';
 
@@ -134,10 +128,7 @@ export async function uploadFile(options: UploadOptions): Promise<PostedMessage>
     const run: Run = { options, source, t, name, total: source.size, offset: 0, reported: -1 };
     try {
         const limits = (await request(t, 'GET', 'limits')) as UploadLimits;
-        const message =
-            run.total <= limits.singleRequestMaxBytes
-                ? await uploadInOneRequest(run)
-                : await uploadResumable(run, limits);
+        const message = run.total <= limits.singleRequestMaxBytes ? await uploadInOneRequest(run) : await uploadResumable(run, limits);
         await forgetSession(run);
         return message;
     } catch (err) {
@@ -211,9 +202,7 @@ async function uploadResumable(run: Run, limits: UploadLimits): Promise<PostedMe
         } catch (err) {
             round.abort(); // the round's other chunks: the server's offset says what to resend
             if (options.signal?.aborted) throw new UploadAbortedError();
-            const outOfStep =
-                err instanceof UploadHttpError &&
-                (err.code === 'error-offset-mismatch' || err.code === 'error-upload-incomplete');
+            const outOfStep = err instanceof UploadHttpError && (err.code === 'error-offset-mismatch' || err.code === 'error-upload-incomplete');
             if (!outOfStep && !isTransientError(err)) throw err;
             if (run.offset > offsetAtLastFailure) failures = 0; // progress since: a fresh budget
             if (failures >= t.retry.retries) throw err;
@@ -237,13 +226,7 @@ async function uploadResumable(run: Run, limits: UploadLimits): Promise<PostedMe
  * maxParallelChunks chunks of the server's offset", docs/API.md). Resolves to the message when an
  * answer says `complete`, to undefined when every chunk was answered without one.
  */
-async function sendChunks(
-    run: Run,
-    t: Transport,
-    chunkSizeBytes: number,
-    width: number,
-    windowBytes: number,
-): Promise<PostedMessage | undefined> {
+async function sendChunks(run: Run, t: Transport, chunkSizeBytes: number, width: number, windowBytes: number): Promise<PostedMessage | undefined> {
     const inFlight = new Map<number, Promise<void>>();
     let message: PostedMessage | undefined;
     const send = async (start: number) => {

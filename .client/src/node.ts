@@ -15,7 +15,7 @@ export async function openPathSource(path: string): Promise<FileSource> {
     const handle = await open(path, 'r');
     const read = async (start: number, end: number): Promise<Uint8Array> => {
         const buf = Buffer.alloc(end - start);
-        for (let done = 0; done < buf.length; ) {
+        for (let done = 0; done < buf.length;) {
             const { bytesRead } = await handle.read(buf, done, buf.length - done, start + done);
             if (bytesRead === 0) throw new Error(`${path} became shorter while it was being read`);
             done += bytesRead;

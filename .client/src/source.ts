@@ -51,10 +51,7 @@ export function blobSource(blob: Blob): FileSource {
         type: blob.type || undefined,
         lastModified: file.lastModified,
         read: async (start, end) => new Uint8Array(await blob.slice(start, end).arrayBuffer()),
-        sha256: async () =>
-            blob.size <= WHOLE_FILE_SHA256_MAX_BYTES
-                ? sha256Hex(new Uint8Array(await blob.arrayBuffer()))
-                : undefined,
+        sha256: async () => (blob.size <= WHOLE_FILE_SHA256_MAX_BYTES ? sha256Hex(new Uint8Array(await blob.arrayBuffer())) : undefined),
     };
 }
 

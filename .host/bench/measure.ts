@@ -8,6 +8,8 @@ import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { AppsCompiler } from '@rocket.chat/apps-compiler';
+// The packager compiles apps with the project's TypeScript, not the compiler's bundled 2.9.
+import typescript from 'typescript';
 
 export const repoRoot = path.resolve(__dirname, '..', '..');
 export const MIB = 1024 * 1024;
@@ -73,16 +75,34 @@ export interface RunningHost {
 export async function startHostProcess(zip: string): Promise<RunningHost> {
     // BENCH_VERBOSE=1: the host's log (app log entries included) goes to our stderr
     const verbose = !!process.env.BENCH_VERBOSE;
-    const args = ['--import', 'tsx', path.join(repoRoot, '.host/src/main.ts'), '--memory', '--json', '--port', '0', '--no-package', '--zip', zip, ...(verbose ? ['--verbose'] : [])];
+    const args = [
+        '--import',
+        'tsx',
+        path.join(repoRoot, '.host/src/main.ts'),
+        '--memory',
+        '--json',
+        '--port',
+        '0',
+        '--no-package',
+        '--zip',
+        zip,
+        ...(verbose ? ['--verbose'] : []),
+    ];
     const child: ChildProcess = spawn(process.execPath, args, { cwd: repoRoot, stdio: ['ignore', 'pipe', verbose ? 'inherit' : 'pipe'] });
     let stderr = '';
     child.stderr?.on('data', (d: Buffer) => void (stderr = (stderr + d.toString()).slice(-4000)));
     let death: string | undefined;
-    const exited = new Promise<void>((resolve) => child.once('exit', (code, signal) => {
-        const why = stderr.split('\n').filter((l) => /FATAL|heap|Error/.test(l)).pop()?.trim();
-        death = `host exited (${signal ?? `code ${code}`})${why ? `: ${why.slice(0, 100)}` : ''}`;
-        resolve();
-    }));
+    const exited = new Promise<void>((resolve) =>
+        child.once('exit', (code, signal) => {
+            const why = stderr
+                .split('\n')
+                .filter((l) => /FATAL|heap|Error/.test(l))
+                .pop()
+                ?.trim();
+            death = `host exited (${signal ?? `code ${code}`})${why ? `: ${why.slice(0, 100)}` : ''}`;
+            resolve();
+        }),
+    );
     const info = await new Promise<HostInfo>((resolve, reject) => {
         let out = '';
         child.stdout!.on('data', (d: Buffer) => {
@@ -124,10 +144,18 @@ export async function withHost<T>(zip: string, fn: (host: RunningHost) => Promis
 
 type Json = Record<string, unknown>;
 // Node 20's global fetch; the @types/node 16 the app compiler needs does not declare it.
-declare const fetch: (url: string, init: { method: string; headers: Record<string, string>; body?: string }) => Promise<{ status: number; text(): Promise<string> }>;
+declare const fetch: (
+    url: string,
+    init: { method: string; headers: Record<string, string>; body?: string },
+) => Promise<{ status: number; text(): Promise<string> }>;
 
 /** One HTTP request with a JSON body; the answer's status and body (JSON, or `{text}`). */
-export async function call(url: string, method: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: Json }> {
+export async function call(
+    url: string,
+    method: string,
+    body?: unknown,
+    headers: Record<string, string> = {},
+): Promise<{ status: number; body: Json }> {
     const res = await fetch(url, {
         method,
         headers: { 'content-type': 'application/json', ...headers },
@@ -170,19 +198,38 @@ export async function uploadResumable(info: HostInfo, bytes: Buffer, parallel: n
     const limits = (await call(`${base}/limits`, 'GET', undefined, headers)).body;
     const chunkSizeBytes = Number(limits.chunkSizeBytes);
     const chunks = Math.ceil(bytes.length / chunkSizeBytes);
-    const result = (outcome: ResumableResult['outcome'], detail: string, chunksMs = 0, lastMs = 0): ResumableResult =>
-        ({ outcome, detail, chunks, totalMs: since(started), chunksMs, lastMs });
+    const result = (outcome: ResumableResult['outcome'], detail: string, chunksMs = 0, lastMs = 0): ResumableResult => ({
+        outcome,
+        detail,
+        chunks,
+        totalMs: since(started),
+        chunksMs,
+        lastMs,
+    });
 
-    const created = await call(`${base}/uploads`, 'POST', { rid: info.rid, name: 'bench.bin', size: bytes.length, type: 'application/octet-stream', sha256: sha256Hex(bytes) }, headers);
+    const created = await call(
+        `${base}/uploads`,
+        'POST',
+        { rid: info.rid, name: 'bench.bin', size: bytes.length, type: 'application/octet-stream', sha256: sha256Hex(bytes) },
+        headers,
+    );
     if (created.status !== 201) {
         const { error, sizeAllowed } = created.body;
-        return result(error === 'error-size-not-allowed' ? 'refused' : 'failed', `${created.status} ${error ?? created.body.text}${sizeAllowed ? ` (sizeAllowed ${sizeAllowed})` : ''}`);
+        return result(
+            error === 'error-size-not-allowed' ? 'refused' : 'failed',
+            `${created.status} ${error ?? created.body.text}${sizeAllowed ? ` (sizeAllowed ${sizeAllowed})` : ''}`,
+        );
     }
     const uploadId = String(created.body.uploadId);
     const width = Math.min(parallel, Number(created.body.maxParallelChunks));
     const sendChunk = async (index: number): Promise<{ status: number; body: Json }> => {
         const data = bytes.subarray(index * chunkSizeBytes, (index + 1) * chunkSizeBytes);
-        const answer = await call(`${base}/uploads`, 'PATCH', { uploadId, offset: index * chunkSizeBytes, data: data.toString('base64'), sha256: sha256Hex(data) }, headers);
+        const answer = await call(
+            `${base}/uploads`,
+            'PATCH',
+            { uploadId, offset: index * chunkSizeBytes, data: data.toString('base64'), sha256: sha256Hex(data) },
+            headers,
+        );
         if (answer.status !== 200) throw new Error(`chunk ${index}: ${answer.status} ${answer.body.error ?? answer.body.text}`);
         return answer;
     };
@@ -197,7 +244,9 @@ export async function uploadResumable(info: HostInfo, bytes: Buffer, parallel: n
         while (next < chunks - 1 || inFlight.size > 0) {
             while (next < chunks - 1 && inFlight.size < width && next < lowest + width) {
                 const index = next++;
-                const sending = sendChunk(index).then(() => void answered.add(index)).finally(() => inFlight.delete(index));
+                const sending = sendChunk(index)
+                    .then(() => void answered.add(index))
+                    .finally(() => inFlight.delete(index));
                 sending.catch(() => undefined); // the race below reports the first failure
                 inFlight.set(index, sending);
             }
@@ -209,12 +258,24 @@ export async function uploadResumable(info: HostInfo, bytes: Buffer, parallel: n
     }
     const chunksMs = since(chunksStarted);
     const lastStarted = performance.now();
-    const last = await call(`${base}/uploads`, 'PATCH', {
-        uploadId, offset: (chunks - 1) * chunkSizeBytes, data: bytes.subarray((chunks - 1) * chunkSizeBytes).toString('base64'),
-    }, headers).catch((e: Error) => ({ status: 0, body: { text: e.message } as Json }));
+    const last = await call(
+        `${base}/uploads`,
+        'PATCH',
+        {
+            uploadId,
+            offset: (chunks - 1) * chunkSizeBytes,
+            data: bytes.subarray((chunks - 1) * chunkSizeBytes).toString('base64'),
+        },
+        headers,
+    ).catch((e: Error) => ({ status: 0, body: { text: e.message } as Json }));
     const lastMs = since(lastStarted);
     if (last.status === 200 && last.body.complete === true) return result('stored', '', chunksMs, lastMs);
-    return result('failed', `last chunk: ${last.status} ${String(last.body.error ?? last.body.text ?? JSON.stringify(last.body)).slice(0, 120)}`, chunksMs, lastMs);
+    return result(
+        'failed',
+        `last chunk: ${last.status} ${String(last.body.error ?? last.body.text ?? JSON.stringify(last.body)).slice(0, 120)}`,
+        chunksMs,
+        lastMs,
+    );
 }
 
 /** The same requests (same JSON bodies as the chunks) to a bare `express.json()` route in this process. */
@@ -233,7 +294,12 @@ export async function expressFloor(bytes: Buffer, chunkSizeBytes: number, parall
     const worker = async (): Promise<void> => {
         for (let index = next++; index < chunks; index = next++) {
             const data = bytes.subarray(index * chunkSizeBytes, (index + 1) * chunkSizeBytes);
-            const answer = await call(url, 'PATCH', { uploadId, offset: index * chunkSizeBytes, data: data.toString('base64'), sha256: sha256Hex(data) });
+            const answer = await call(url, 'PATCH', {
+                uploadId,
+                offset: index * chunkSizeBytes,
+                data: data.toString('base64'),
+                sha256: sha256Hex(data),
+            });
             if (answer.status !== 200) throw new Error(`bare Express answered ${answer.status}`);
         }
     };
@@ -257,7 +323,7 @@ export async function buildProbeZip(say: (s: string) => void): Promise<string> {
     try {
         for (const f of files) fs.copyFileSync(path.join(sourceDir, f), path.join(buildDir, f));
         fs.symlinkSync(path.join(repoRoot, 'node_modules'), path.join(buildDir, 'node_modules'));
-        const compiler = new AppsCompiler({ tool: 'livechat-upload-bench', version: '1', when: new Date() }, require('typescript'));
+        const compiler = new AppsCompiler({ tool: 'livechat-upload-bench', version: '1', when: new Date() }, typescript as never);
         const result = await compiler.compile(buildDir);
         if (result.diagnostics.length > 0) throw new Error(`probe app does not compile: ${JSON.stringify(result.diagnostics)}`);
         await compiler.outputZip(`${zip}.tmp`);
@@ -282,14 +348,17 @@ export interface ProbeResult {
 export async function probeUploadBuffer(host: RunningHost, sizeBytes: number, watchAfterTimeoutS: number): Promise<ProbeResult> {
     const { info } = host;
     const started = performance.now();
-    const answer = await call(`${info.url}/api/apps/public/${info.appId}/probe`, 'POST', { rid: info.rid, visitorToken: info.visitorToken, sizeBytes }).catch(
-        async (e: Error) => {
-            await new Promise((resolve) => setTimeout(resolve, 500)); // let the exit be noticed
-            return { status: 0, body: { text: host.death() ?? `connection lost (${e.message})` } as Json };
-        },
-    );
+    const answer = await call(`${info.url}/api/apps/public/${info.appId}/probe`, 'POST', {
+        rid: info.rid,
+        visitorToken: info.visitorToken,
+        sizeBytes,
+    }).catch(async (e: Error) => {
+        await new Promise((resolve) => setTimeout(resolve, 500)); // let the exit be noticed
+        return { status: 0, body: { text: host.death() ?? `connection lost (${e.message})` } as Json };
+    });
     const wallMs = since(started);
-    if (answer.status === 200 && answer.body.size === sizeBytes) return { outcome: 'stored', uploadMs: Number(answer.body.uploadMs), wallMs, detail: '' };
+    if (answer.status === 200 && answer.body.size === sizeBytes)
+        return { outcome: 'stored', uploadMs: Number(answer.body.uploadMs), wallMs, detail: '' };
     const detail = String(answer.body.text ?? JSON.stringify(answer.body)).slice(0, 160);
     if (!/timed out/.test(detail)) return { outcome: 'failed', wallMs, detail };
     const history = `${info.url}/api/v1/livechat/messages.history/${info.rid}?token=${info.visitorToken}`;
@@ -297,13 +366,18 @@ export async function probeUploadBuffer(host: RunningHost, sizeBytes: number, wa
         await new Promise((resolve) => setTimeout(resolve, 1000));
         const messages = ((await call(history, 'GET').catch(() => undefined))?.body.messages ?? []) as Json[];
         if (host.death()) return { outcome: 'timed out', wallMs, detail, after: `then ${host.death()}` };
-        if (messages.some((m) => m.file)) return { outcome: 'timed out', wallMs, detail, after: `stored anyway ${Math.round(wallMs / 1000 + s)} s after the call began` };
+        if (messages.some((m) => m.file))
+            return { outcome: 'timed out', wallMs, detail, after: `stored anyway ${Math.round(wallMs / 1000 + s)} s after the call began` };
     }
     return { outcome: 'timed out', wallMs, detail, after: `nothing stored within ${watchAfterTimeoutS} s after` };
 }
 
 /** The probe's `readback`: chunk records written as the app's SessionStore does, read back one by one and all at once. */
-export async function probeReadback(info: HostInfo, chunks: number, chunkBytes: number): Promise<{ writeMs: number; oneByOneMs: number; allAtOnceMs: number }> {
+export async function probeReadback(
+    info: HostInfo,
+    chunks: number,
+    chunkBytes: number,
+): Promise<{ writeMs: number; oneByOneMs: number; allAtOnceMs: number }> {
     const answer = await call(`${info.url}/api/apps/public/${info.appId}/readback`, 'POST', { chunks, chunkBytes });
     if (answer.status !== 200) throw new Error(`readback: ${answer.status} ${answer.body.text ?? JSON.stringify(answer.body)}`);
     return answer.body as { writeMs: number; oneByOneMs: number; allAtOnceMs: number };

@@ -9,8 +9,17 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {
-    MIB, buildProbeZip, call, expressFloor, probeReadback, probeUploadBuffer, repoRoot, uploadResumable, withHost,
-    type HostInfo, type Peaks,
+    MIB,
+    buildProbeZip,
+    call,
+    expressFloor,
+    probeReadback,
+    probeUploadBuffer,
+    repoRoot,
+    uploadResumable,
+    withHost,
+    type HostInfo,
+    type Peaks,
 } from './measure';
 
 const flags = new Map<string, string>();
@@ -33,8 +42,7 @@ const fmtSize = (b: number): string => (b >= MIB ? `${+(b / MIB).toFixed(1)} MiB
 const fmtS = (ms: number): string => `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)} s`;
 const rate = (bytes: number, ms: number): string => (bytes / MIB / (ms / 1000)).toFixed(2);
 const mem = (p: Peaks): [string, string] => [`${p.hostMiB}`, `${p.denoMiB}`];
-const table = (head: string[], rows: string[][]): string =>
-    [head, head.map(() => '---'), ...rows].map((r) => `| ${r.join(' | ')} |`).join('\n');
+const table = (head: string[], rows: string[][]): string => [head, head.map(() => '---'), ...rows].map((r) => `| ${r.join(' | ')} |`).join('\n');
 const version = (pkg: string): string => JSON.parse(fs.readFileSync(path.join(repoRoot, 'node_modules', pkg, 'package.json'), 'utf8')).version;
 
 function appZip(): string {
@@ -79,16 +87,50 @@ async function main(): Promise<void> {
                 say(`resumable ${fmtSize(size)} × ${width}…`);
                 const r = await withHost(zip, async (h) => uploadResumable(h.info, bytes, width));
                 if (r.outcome === 'refused') {
-                    rows.push([fmtSize(size), '–', `${r.chunks}`, `refused at session creation: ${r.detail}`, fmtS(r.totalMs), '–', '–', '–', ...mem(r.peaks)]);
+                    rows.push([
+                        fmtSize(size),
+                        '–',
+                        `${r.chunks}`,
+                        `refused at session creation: ${r.detail}`,
+                        fmtS(r.totalMs),
+                        '–',
+                        '–',
+                        '–',
+                        ...mem(r.peaks),
+                    ]);
                     break;
                 }
                 const result = r.outcome === 'stored' ? 'stored' : `**${r.outcome}**: ${r.detail}`;
-                rows.push([fmtSize(size), `${width}`, `${r.chunks}`, result, fmtS(r.totalMs), rate(size, r.totalMs), fmtS(r.chunksMs), fmtS(r.lastMs), ...mem(r.peaks)]);
+                rows.push([
+                    fmtSize(size),
+                    `${width}`,
+                    `${r.chunks}`,
+                    result,
+                    fmtS(r.totalMs),
+                    rate(size, r.totalMs),
+                    fmtS(r.chunksMs),
+                    fmtS(r.lastMs),
+                    ...mem(r.peaks),
+                ]);
             }
         }
         print(
             `Resumable upload through the app (\`npm run bench -- --sizes ${flags.get('sizes') ?? '64k,1m,10m,100m'} --no-floor --no-ceiling\`)`,
-            table(['file', 'parallel', 'chunks', 'result', 'total', 'MiB/s', 'all chunks but the last', 'last chunk + completion', 'peak RSS host MiB', 'peak RSS Deno MiB'], rows),
+            table(
+                [
+                    'file',
+                    'parallel',
+                    'chunks',
+                    'result',
+                    'total',
+                    'MiB/s',
+                    'all chunks but the last',
+                    'last chunk + completion',
+                    'peak RSS host MiB',
+                    'peak RSS Deno MiB',
+                ],
+                rows,
+            ),
         );
     }
 
@@ -111,11 +153,31 @@ async function main(): Promise<void> {
                 return { probe, uploadPeaks: peaks, readback };
             });
             const upload = r.probe.uploadMs !== undefined ? fmtS(r.probe.uploadMs) : `${r.probe.outcome} (${fmtS(r.probe.wallMs)})`;
-            rows.push([fmtSize(size), `${chunks}`, expressCells, upload, ...mem(r.uploadPeaks), fmtS(r.readback.oneByOneMs), fmtS(r.readback.allAtOnceMs)]);
+            rows.push([
+                fmtSize(size),
+                `${chunks}`,
+                expressCells,
+                upload,
+                ...mem(r.uploadPeaks),
+                fmtS(r.readback.oneByOneMs),
+                fmtS(r.readback.allAtOnceMs),
+            ]);
         }
         print(
             `Floor (\`npm run bench -- --sizes ${flags.get('sizes') ?? '64k,1m,10m,100m'} --no-resumable --no-ceiling\`)`,
-            table(['file', 'requests', `bare Express + json(), ${modes.join(' / ')} at a time`, 'one uploadBuffer (in app)', 'peak RSS host MiB', 'peak RSS Deno MiB', 'read chunks back one by one', 'all in one read'], rows),
+            table(
+                [
+                    'file',
+                    'requests',
+                    `bare Express + json(), ${modes.join(' / ')} at a time`,
+                    'one uploadBuffer (in app)',
+                    'peak RSS host MiB',
+                    'peak RSS Deno MiB',
+                    'read chunks back one by one',
+                    'all in one read',
+                ],
+                rows,
+            ),
         );
     }
 
@@ -126,7 +188,13 @@ async function main(): Promise<void> {
             say(`uploadBuffer ${fmtSize(size)}…`);
             const r = await withHost(probeZip, async (h) => probeUploadBuffer(h, size, watchAfterTimeoutS));
             if (r.outcome === 'stored' && r.uploadMs !== undefined) largest = { size, ms: r.uploadMs };
-            rows.push([fmtSize(size), r.outcome === 'failed' ? `failed: ${r.detail}` : [r.outcome, r.after].filter(Boolean).join('; '), r.uploadMs !== undefined ? fmtS(r.uploadMs) : '–', fmtS(r.wallMs), ...mem(r.peaks)]);
+            rows.push([
+                fmtSize(size),
+                r.outcome === 'failed' ? `failed: ${r.detail}` : [r.outcome, r.after].filter(Boolean).join('; '),
+                r.uploadMs !== undefined ? fmtS(r.uploadMs) : '–',
+                fmtS(r.wallMs),
+                ...mem(r.peaks),
+            ]);
         }
         const verdict = largest
             ? `Largest file stored in one uploadBuffer: ${fmtSize(largest.size)} in ${fmtS(largest.ms)} (${Math.round((100 * largest.ms) / timeoutMs)} % of the ${timeoutMs / 1000} s timeout).`

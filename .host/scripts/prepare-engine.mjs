@@ -150,13 +150,29 @@ if (fs.existsSync(marker) && fs.readFileSync(marker, 'utf8') === stamp) {
     try {
         execFileSync(denoBin, ['install', '--config', path.join(link, 'deno.jsonc'), '--entrypoint', 'main.ts'], {
             cwd: link,
-            env: { ...process.env, NO_COLOR: '1', DENO_DIR: cacheDir, DENO_TLS_CA_STORE: process.env.DENO_TLS_CA_STORE ?? 'system', DENO_NO_UPDATE_CHECK: '1' },
+            env: {
+                ...process.env,
+                NO_COLOR: '1',
+                DENO_DIR: cacheDir,
+                DENO_TLS_CA_STORE: process.env.DENO_TLS_CA_STORE ?? 'system',
+                DENO_NO_UPDATE_CHECK: '1',
+            },
             stdio: ['ignore', 'inherit', 'inherit'],
         });
         // verify with the runtime's own command line: it must start from the cache alone and say "ready"
         const out = execFileSync(
             denoBin,
-            ['run', '--cached-only', `--config=${configPath}`, `--allow-read=${engineDir},${path.dirname(path.dirname(engineDir))},${tmp}`, path.join(link, 'main.ts'), '--subprocess', 'prepare-check', '--spawnId', '0'],
+            [
+                'run',
+                '--cached-only',
+                `--config=${configPath}`,
+                `--allow-read=${engineDir},${path.dirname(path.dirname(engineDir))},${tmp}`,
+                path.join(link, 'main.ts'),
+                '--subprocess',
+                'prepare-check',
+                '--spawnId',
+                '0',
+            ],
             { env: { PATH: process.env.PATH, DENO_DIR: cacheDir }, input: '', timeout: 60_000 },
         );
         if (!out.includes('ready')) throw new Error('the Deno runtime started but did not report ready');
@@ -164,6 +180,8 @@ if (fs.existsSync(marker) && fs.readFileSync(marker, 'utf8') === stamp) {
         fs.rmSync(tmp, { recursive: true, force: true });
     }
     fs.writeFileSync(marker, stamp);
-    log(`Deno dependency cache: filled and runtime start verified in ${((Date.now() - started) / 1000).toFixed(1)} s (${path.relative(root, cacheDir)})`);
+    log(
+        `Deno dependency cache: filled and runtime start verified in ${((Date.now() - started) / 1000).toFixed(1)} s (${path.relative(root, cacheDir)})`,
+    );
 }
 log(`ready: apps-engine ${engineVersion}, deno ${path.relative(root, denoBin)}`);

@@ -3,9 +3,39 @@
 import type { HostContext } from './context';
 import { randomId, type Doc } from './store';
 
-export interface VisitorDoc extends Doc { token: string; username: string; name?: string; department?: string; status: string; ts: Date; _updatedAt: Date }
-export interface RoomDoc extends Doc { t: string; open?: boolean; v?: { _id: string; username: string; token: string; status: string }; departmentId?: string; servedBy?: { _id: string; username: string; ts: Date }; msgs: number; ts: Date; _updatedAt: Date; fname?: string; closedAt?: Date; closer?: string; closedBy?: { _id: string; username: string } }
-export interface MessageDoc extends Doc { rid: string; msg: string; ts: Date; _updatedAt: Date; u: { _id: string; username: string; name?: string }; t?: string; token?: string; _hidden?: boolean }
+export interface VisitorDoc extends Doc {
+    token: string;
+    username: string;
+    name?: string;
+    department?: string;
+    status: string;
+    ts: Date;
+    _updatedAt: Date;
+}
+export interface RoomDoc extends Doc {
+    t: string;
+    open?: boolean;
+    v?: { _id: string; username: string; token: string; status: string };
+    departmentId?: string;
+    servedBy?: { _id: string; username: string; ts: Date };
+    msgs: number;
+    ts: Date;
+    _updatedAt: Date;
+    fname?: string;
+    closedAt?: Date;
+    closer?: string;
+    closedBy?: { _id: string; username: string };
+}
+export interface MessageDoc extends Doc {
+    rid: string;
+    msg: string;
+    ts: Date;
+    _updatedAt: Date;
+    u: { _id: string; username: string; name?: string };
+    t?: string;
+    token?: string;
+    _hidden?: boolean;
+}
 
 export class Chat {
     constructor(private readonly ctx: HostContext) {}
@@ -27,14 +57,23 @@ export class Chat {
         };
         if (existing) return this.ctx.store.update<VisitorDoc>('visitors', existing._id, changes) as VisitorDoc;
         const count = this.ctx.store.find('visitors').length + 1;
-        return this.ctx.store.put<VisitorDoc>('visitors', { _id: randomId(), token: data.token, username: data.username ?? `guest-${count}`, status: 'online', ts: now, ...changes } as VisitorDoc);
+        return this.ctx.store.put<VisitorDoc>('visitors', {
+            _id: randomId(),
+            token: data.token,
+            username: data.username ?? `guest-${count}`,
+            status: 'online',
+            ts: now,
+            ...changes,
+        } as VisitorDoc);
     }
 
     /** An agent of the department (or any livechat agent) to serve a new room. */
     pickAgent(departmentId?: string): Doc | undefined {
         const links = this.ctx.store.find('departmentAgents', (a) => !departmentId || a.departmentId === departmentId);
         const agentId = links[0]?.agentId as string | undefined;
-        return agentId ? this.ctx.store.get('users', agentId) : this.ctx.store.findOne('users', (u) => Array.isArray(u.roles) && u.roles.includes('livechat-agent'));
+        return agentId
+            ? this.ctx.store.get('users', agentId)
+            : this.ctx.store.findOne('users', (u) => Array.isArray(u.roles) && u.roles.includes('livechat-agent'));
     }
 
     openRoomOf(token: string, rid?: string): RoomDoc | undefined {
@@ -46,8 +85,18 @@ export class Chat {
         const now = new Date();
         const agent = this.pickAgent(departmentId);
         const room: RoomDoc = {
-            _id: rid, t: 'l', fname: visitor.name ?? visitor.username, msgs: 0, usersCount: 1, lm: now, ts: now, _updatedAt: now, cl: false, open: true,
-            waitingResponse: true, v: { _id: visitor._id, username: visitor.username, token: visitor.token, status: visitor.status },
+            _id: rid,
+            t: 'l',
+            fname: visitor.name ?? visitor.username,
+            msgs: 0,
+            usersCount: 1,
+            lm: now,
+            ts: now,
+            _updatedAt: now,
+            cl: false,
+            open: true,
+            waitingResponse: true,
+            v: { _id: visitor._id, username: visitor.username, token: visitor.token, status: visitor.status },
             ...(departmentId && { departmentId }),
             ...(agent && { servedBy: { _id: agent._id, username: agent.username as string, ts: now } }),
             source: { type: 'api' },
@@ -58,10 +107,23 @@ export class Chat {
     closeRoom(room: RoomDoc, closer: { type: 'visitor' | 'user'; _id: string; username: string }, comment?: string): RoomDoc {
         const now = new Date();
         const closed = this.ctx.store.update<RoomDoc>('rooms', room._id, {
-            open: false, closedAt: now, closer: closer.type, closedBy: { _id: closer._id, username: closer.username }, _updatedAt: now,
+            open: false,
+            closedAt: now,
+            closer: closer.type,
+            closedBy: { _id: closer._id, username: closer.username },
+            _updatedAt: now,
             ...(comment && { comment }),
         }) as RoomDoc;
-        this.sendMessage({ _id: randomId(), rid: room._id, t: 'livechat-close', msg: comment ?? '', ts: now, _updatedAt: now, u: { _id: closer._id, username: closer.username }, groupable: false });
+        this.sendMessage({
+            _id: randomId(),
+            rid: room._id,
+            t: 'livechat-close',
+            msg: comment ?? '',
+            ts: now,
+            _updatedAt: now,
+            u: { _id: closer._id, username: closer.username },
+            groupable: false,
+        });
         return closed;
     }
 
@@ -70,14 +132,26 @@ export class Chat {
         this.ctx.store.put('messages', message, message.rid);
         const room = this.ctx.store.get<RoomDoc>('rooms', message.rid);
         if (room) {
-            this.ctx.store.update('rooms', room._id, { msgs: (room.msgs ?? 0) + (message.t ? 0 : 1), lm: message.ts, _updatedAt: new Date(), ...(!message.t && { lastMessage: message }) });
+            this.ctx.store.update('rooms', room._id, {
+                msgs: (room.msgs ?? 0) + (message.t ? 0 : 1),
+                lm: message.ts,
+                _updatedAt: new Date(),
+                ...(!message.t && { lastMessage: message }),
+            });
         }
         return message;
     }
 
     /** The room's messages, newest first unless `ascending`. */
-    roomMessages(rid: string, opts: { limit?: number; skip?: number; ascending?: boolean; includeSystem?: boolean; includeThreads?: boolean } = {}): MessageDoc[] {
-        let list = this.ctx.store.find<MessageDoc>('messages', (m) => m._hidden !== true && (opts.includeSystem !== false || !m.t) && (opts.includeThreads !== false || !m.tmid), rid);
+    roomMessages(
+        rid: string,
+        opts: { limit?: number; skip?: number; ascending?: boolean; includeSystem?: boolean; includeThreads?: boolean } = {},
+    ): MessageDoc[] {
+        let list = this.ctx.store.find<MessageDoc>(
+            'messages',
+            (m) => m._hidden !== true && (opts.includeSystem !== false || !m.t) && (opts.includeThreads !== false || !m.tmid),
+            rid,
+        );
         list.sort((a, b) => a.ts.getTime() - b.ts.getTime());
         if (!opts.ascending) list = list.reverse();
         const skip = opts.skip ?? 0;

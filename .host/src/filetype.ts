@@ -39,7 +39,11 @@ export function determineFileType(buffer: Buffer, name: string): string {
 
 /** Rocket.Chat's fileUploadIsValidContentType (app/utils/lib/restrictions.ts): blacklist first, empty/`*` whitelist allows all, `type/*` wildcards. */
 export function isValidContentType(type: string | undefined, whiteList: string, blackList: string): boolean {
-    const split = (s: string): string[] => (s ?? '').split(',').map((x) => x.trim()).filter(Boolean);
+    const split = (s: string): string[] =>
+        (s ?? '')
+            .split(',')
+            .map((x) => x.trim())
+            .filter(Boolean);
     const black = split(blackList);
     const white = split(whiteList);
     if (!type) return !black.includes('*') && (white.length === 0 || white.includes('*'));

@@ -67,7 +67,8 @@ const repoRoot = path.resolve(__dirname, '..', '..');
 /** Makes `deno` on PATH the real binary from the npm `deno` package (node_modules/.bin/deno is a Node wrapper). */
 function putDenoOnPath(): void {
     const denoDir = path.dirname(require.resolve('deno/package.json'));
-    if (!fs.existsSync(path.join(denoDir, 'deno'))) throw new Error(`Deno binary missing in ${denoDir}: run npm install (postinstall prepares the engine)`);
+    if (!fs.existsSync(path.join(denoDir, 'deno')))
+        throw new Error(`Deno binary missing in ${denoDir}: run npm install (postinstall prepares the engine)`);
     const parts = (process.env.PATH ?? '').split(path.delimiter);
     if (parts[0] !== denoDir) process.env.PATH = [denoDir, ...parts].join(path.delimiter);
     const engineDir = path.dirname(require.resolve('@rocket.chat/apps-engine/package.json'));
@@ -87,14 +88,40 @@ function seed(ctx: HostContext, chat: Chat): SeedInfo {
     let agent = ctx.store.findOne('users', (u: Doc) => u.username === 'agent');
     if (!agent) {
         agent = ctx.store.put('users', {
-            _id: randomId(), username: 'agent', name: 'Local Agent', type: 'user', active: true, roles: ['user', 'livechat-agent'], status: 'online',
-            statusLivechat: 'available', statusConnection: 'online', emails: [{ address: 'agent@localhost', verified: true }], createdAt: now, _updatedAt: now,
+            _id: randomId(),
+            username: 'agent',
+            name: 'Local Agent',
+            type: 'user',
+            active: true,
+            roles: ['user', 'livechat-agent'],
+            status: 'online',
+            statusLivechat: 'available',
+            statusConnection: 'online',
+            emails: [{ address: 'agent@localhost', verified: true }],
+            createdAt: now,
+            _updatedAt: now,
         });
     }
     let dep = ctx.store.findOne('departments', (d: Doc) => d.name === 'Support');
     if (!dep) {
-        dep = ctx.store.put('departments', { _id: randomId(), name: 'Support', enabled: true, showOnRegistration: true, showOnOfflineForm: true, email: 'support@localhost', numAgents: 1, _updatedAt: now });
-        ctx.store.put('departmentAgents', { _id: randomId(), departmentId: dep._id, agentId: agent._id, username: agent.username, count: 0, order: 0 });
+        dep = ctx.store.put('departments', {
+            _id: randomId(),
+            name: 'Support',
+            enabled: true,
+            showOnRegistration: true,
+            showOnOfflineForm: true,
+            email: 'support@localhost',
+            numAgents: 1,
+            _updatedAt: now,
+        });
+        ctx.store.put('departmentAgents', {
+            _id: randomId(),
+            departmentId: dep._id,
+            agentId: agent._id,
+            username: agent.username,
+            count: 0,
+            order: 0,
+        });
     }
     const seeded = ctx.store.get<Doc & { visitorToken: string }>('kv', 'seed-visitor');
     const token = seeded?.visitorToken ?? `visitor-${randomId(24)}`;
@@ -121,7 +148,8 @@ export async function startHost(options: HostOptions = {}): Promise<Host> {
 
     const echo = (entry: ILoggerStorageEntry): void => {
         if (!verbose) return;
-        for (const e of entry.entries ?? []) process.stderr.write(`[app ${entry.appId}] ${e.severity} ${e.method ?? ''} ${JSON.stringify(e.args).slice(0, 500)}\n`);
+        for (const e of entry.entries ?? [])
+            process.stderr.write(`[app ${entry.appId}] ${e.severity} ${e.method ?? ''} ${JSON.stringify(e.args).slice(0, 500)}\n`);
     };
     (AppManager as unknown as { Instance?: AppManager }).Instance = undefined;
     const manager = new AppManager({
@@ -150,7 +178,11 @@ export async function startHost(options: HostOptions = {}): Promise<Host> {
 
     const stop = async (): Promise<void> => {
         bridges.scheduler.stopAll();
-        for (const a of await manager.get().catch(() => [])) await a.getRuntimeController().stopApp().catch(() => undefined);
+        for (const a of await manager.get().catch(() => []))
+            await a
+                .getRuntimeController()
+                .stopApp()
+                .catch(() => undefined);
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         (server as Server & { closeAllConnections?: () => void }).closeAllConnections?.();
         await closed;
@@ -175,7 +207,9 @@ export async function startHost(options: HostOptions = {}): Promise<Host> {
             const installed = appId ? manager.getOneById(appId) : undefined;
             const unchanged = installed && store.readBytes(`app-${appId}.zip`)?.equals(zip);
             if (!unchanged) {
-                const aff = installed ? await manager.update(zip, undefined as never, { loadApp: true, user } as never) : await manager.add(zip, { enable: true, user });
+                const aff = installed
+                    ? await manager.update(zip, undefined as never, { loadApp: true, user } as never)
+                    : await manager.add(zip, { enable: true, user });
                 if (aff.hasStorageError()) throw new Error(`App install failed: ${aff.getStorageError()}`);
                 if (aff.hasAppUserError()) throw new Error(`App install failed: ${JSON.stringify(aff.getAppUserError())}`);
                 appId = aff.getAppInfo()?.id ?? appId;
@@ -183,12 +217,24 @@ export async function startHost(options: HostOptions = {}): Promise<Host> {
             const proxied = appId ? manager.getOneById(appId) : undefined;
             if (!proxied) throw new Error('App install failed: the engine did not load the app');
             const status = await proxied.getStatus();
-            if (!AppStatusUtils.isEnabled(status)) throw new Error(`App installed but not enabled (status ${status}); see the app logs with --verbose`);
+            if (!AppStatusUtils.isEnabled(status))
+                throw new Error(`App installed but not enabled (status ${status}); see the app logs with --verbose`);
         }
 
         return {
-            url, port, appId, appPaths: appId ? bridges.api.registeredPaths(appId) : [], adminUser, adminPassword, seed: seedInfo, store, chat, settings, manager,
-            denoPid: () => (appId ? (manager.getOneById(appId)?.getRuntimeController() as unknown as { deno?: { pid?: number } })?.deno?.pid : undefined),
+            url,
+            port,
+            appId,
+            appPaths: appId ? bridges.api.registeredPaths(appId) : [],
+            adminUser,
+            adminPassword,
+            seed: seedInfo,
+            store,
+            chat,
+            settings,
+            manager,
+            denoPid: () =>
+                appId ? (manager.getOneById(appId)?.getRuntimeController() as unknown as { deno?: { pid?: number } })?.deno?.pid : undefined,
             openVisitorRoom: (token = `visitor-${randomId(24)}`, name = 'Visitor') => {
                 const visitor = chat.registerVisitor({ token, name, department: seedInfo?.departmentId });
                 return { visitor, room: chat.openRoomOf(token) ?? chat.openRoom(visitor) };

@@ -46,7 +46,10 @@ async function main(): Promise<void> {
 
     if (flags.package !== false && !flags.zip) {
         say('Packaging the app (rc-apps package)…');
-        execFileSync(process.platform === 'win32' ? 'npx.cmd' : 'npx', ['rc-apps', 'package'], { cwd: repoRoot, stdio: json ? ['ignore', 2, 2] : 'inherit' });
+        execFileSync(process.platform === 'win32' ? 'npx.cmd' : 'npx', ['rc-apps', 'package'], {
+            cwd: repoRoot,
+            stdio: json ? ['ignore', 2, 2] : 'inherit',
+        });
     }
     if (!fs.existsSync(zipPath)) throw new Error(`No app package at ${zipPath}: run \`npx rc-apps package\` or pass --zip`);
 
@@ -62,9 +65,14 @@ async function main(): Promise<void> {
 
     // --json is how tests spawn the host, several at once: no fixed page port unless asked for
     const pagePort = flags.page === false ? undefined : flags['page-port'] !== undefined ? Number(flags['page-port']) : json ? undefined : 3001;
-    const page = pagePort === undefined ? undefined : await startVisitorPage({ port: pagePort, host: typeof flags.host === 'string' ? flags.host : '127.0.0.1' }).catch((e) => {
-        throw new Error(`The visitor page cannot listen on port ${pagePort} (${e?.code ?? e}): pass --page-port <another port>, 0 for a free one, or --no-page`);
-    });
+    const page =
+        pagePort === undefined
+            ? undefined
+            : await startVisitorPage({ port: pagePort, host: typeof flags.host === 'string' ? flags.host : '127.0.0.1' }).catch((e) => {
+                  throw new Error(
+                      `The visitor page cannot listen on port ${pagePort} (${e?.code ?? e}): pass --page-port <another port>, 0 for a free one, or --no-page`,
+                  );
+              });
 
     let stopping = false;
     const shutdown = (signal: string): void => {
@@ -73,7 +81,10 @@ async function main(): Promise<void> {
         say(`\n${signal}: stopping the host and the Deno runtime…`);
         Promise.all([host.stop(), page?.close()]).then(
             () => process.exit(0),
-            (e) => { process.stderr.write(`${e?.stack ?? e}\n`); process.exit(1); },
+            (e) => {
+                process.stderr.write(`${e?.stack ?? e}\n`);
+                process.exit(1);
+            },
         );
     };
     process.on('SIGINT', () => shutdown('SIGINT'));
@@ -87,7 +98,9 @@ async function main(): Promise<void> {
     const readyMs = Date.now() - started;
     const { url, appId, seed } = host;
     if (json) {
-        process.stdout.write(`${JSON.stringify({ url, port: host.port, appId, appPaths: host.appPaths, visitorToken: seed?.visitorToken, rid: seed?.rid, adminUser: host.adminUser, adminPassword: host.adminPassword, pageUrl: page?.url, readyMs, pid: process.pid, denoPid: host.denoPid() })}\n`);
+        process.stdout.write(
+            `${JSON.stringify({ url, port: host.port, appId, appPaths: host.appPaths, visitorToken: seed?.visitorToken, rid: seed?.rid, adminUser: host.adminUser, adminPassword: host.adminPassword, pageUrl: page?.url, readyMs, pid: process.pid, denoPid: host.denoPid() })}\n`,
+        );
         return;
     }
     const base = `${url}/api/apps/public/${appId}`;
@@ -103,7 +116,9 @@ async function main(): Promise<void> {
         say('');
         say('Upload a file through the app:');
         say(`  curl -s -X POST ${base}/upload -H 'content-type: application/json' -H 'x-visitor-token: ${seed.visitorToken}' \\`);
-        say(`    -d "{\\"rid\\":\\"${seed.rid}\\",\\"file\\":{\\"name\\":\\"hello.txt\\",\\"data\\":\\"$(printf 'hello from the local host' | base64)\\"}}"`);
+        say(
+            `    -d "{\\"rid\\":\\"${seed.rid}\\",\\"file\\":{\\"name\\":\\"hello.txt\\",\\"data\\":\\"$(printf 'hello from the local host' | base64)\\"}}"`,
+        );
         say('See the room:');
         say(`  curl -s '${url}/api/v1/livechat/messages.history/${seed.rid}?token=${seed.visitorToken}'`);
         say('Download a file (title_link of the message):');
@@ -115,7 +130,9 @@ async function main(): Promise<void> {
         say(`  ${visitorPageLink(page.url, { server: url, app: appId ?? '', token: seed.visitorToken, rid: seed.rid })}`);
     }
     say('');
-    say(`Ready in ${(readyMs / 1000).toFixed(1)} s · memory: host ${rssMb(process.pid)}, Deno child ${rssMb(host.denoPid())} (RSS) · data: ${flags.memory ? 'in memory' : path.resolve(String(flags.data ?? path.join(repoRoot, '.data')))}`);
+    say(
+        `Ready in ${(readyMs / 1000).toFixed(1)} s · memory: host ${rssMb(process.pid)}, Deno child ${rssMb(host.denoPid())} (RSS) · data: ${flags.memory ? 'in memory' : path.resolve(String(flags.data ?? path.join(repoRoot, '.data')))}`,
+    );
     say('Ctrl-C stops the host and the Deno child.');
 }
 

@@ -54,8 +54,16 @@ export function createAdmin(ctx: HostContext, username: string, password: string
     const existing = ctx.store.findOne('users', (u: Doc) => u.username === username);
     const now = new Date();
     const doc = {
-        _id: existing?._id ?? randomId(), username, name: 'Administrator', type: 'user', active: true, roles: ['admin', 'user'], status: 'online',
-        emails: [{ address: `${username}@localhost`, verified: true }], createdAt: existing?.createdAt ?? now, _updatedAt: now,
+        _id: existing?._id ?? randomId(),
+        username,
+        name: 'Administrator',
+        type: 'user',
+        active: true,
+        roles: ['admin', 'user'],
+        status: 'online',
+        emails: [{ address: `${username}@localhost`, verified: true }],
+        createdAt: existing?.createdAt ?? now,
+        _updatedAt: now,
         services: { password: { sha256: hash(password) } },
     };
     return ctx.store.put('users', doc);
@@ -71,14 +79,18 @@ export function authenticate(ctx: HostContext, req: Request): Doc | undefined {
 }
 
 const isAdmin = (u: Doc | undefined): boolean => Array.isArray(u?.roles) && (u!.roles as string[]).includes('admin');
-const publicUser = (u: Doc): Doc => { const { services: _s, ...rest } = u; return rest as Doc; };
+const publicUser = (u: Doc): Doc => {
+    const { services: _s, ...rest } = u;
+    return rest as Doc;
+};
 
 export function createRestRouter(deps: RestDeps): Router {
     const { ctx, chat, settings, manager } = deps;
     const r = express.Router();
     const json = express.json();
     const unauthorized = (res: Response): void => void res.status(401).json({ status: 'error', message: 'You must be logged in to do this.' });
-    const forbidden = (res: Response): void => void res.status(403).json({ success: false, error: 'User does not have the permissions required for this action [error-unauthorized]' });
+    const forbidden = (res: Response): void =>
+        void res.status(403).json({ success: false, error: 'User does not have the permissions required for this action [error-unauthorized]' });
     const admin = (req: Request, res: Response): Doc | undefined => {
         const user = authenticate(ctx, req);
         if (!user) return void unauthorized(res);
@@ -113,7 +125,8 @@ export function createRestRouter(deps: RestDeps): Router {
         if (!admin(req, res)) return;
         if (!req.body || !('value' in req.body)) return void res.status(400).json({ success: false, error: 'Match error' });
         try {
-            if (!settings.set(req.params.id, req.body.value)) return void res.status(400).json({ success: false, error: `Setting ${req.params.id} not found` });
+            if (!settings.set(req.params.id, req.body.value))
+                return void res.status(400).json({ success: false, error: `Setting ${req.params.id} not found` });
         } catch (e) {
             return void res.status(400).json({ success: false, error: (e as Error).message });
         }
@@ -165,17 +178,37 @@ export function createRestRouter(deps: RestDeps): Router {
         const form = await readForm(req);
         const zip = form.get('app')?.data;
         if (!zip) {
-            return void res.status(400).json(update ? { success: false, error: 'Failed to get a file to install for the App. ' } : { success: false, error: 'app_file_error', message: 'Failed to get a file to install for the App. ' });
+            return void res
+                .status(400)
+                .json(
+                    update
+                        ? { success: false, error: 'Failed to get a file to install for the App. ' }
+                        : { success: false, error: 'app_file_error', message: 'Failed to get a file to install for the App. ' },
+                );
         }
         const appUser = (await ctx.conv.user(user)) as never;
         const permissionsGranted = permissionsOf(form) as never;
         try {
-            const aff = update ? await manager.update(zip, permissionsGranted, { loadApp: true, user: appUser } as never) : await manager.add(zip, { enable: false, permissionsGranted, user: appUser });
+            const aff = update
+                ? await manager.update(zip, permissionsGranted, { loadApp: true, user: appUser } as never)
+                : await manager.add(zip, { enable: false, permissionsGranted, user: appUser });
             const info: Record<string, unknown> = { ...aff.getAppInfo() };
-            if (aff.hasStorageError()) return void res.status(400).json({ success: false, ...(!update && { error: 'app_storage_error' }), status: 'storage_error', messages: [aff.getStorageError()] });
+            if (aff.hasStorageError())
+                return void res.status(400).json({
+                    success: false,
+                    ...(!update && { error: 'app_storage_error' }),
+                    status: 'storage_error',
+                    messages: [aff.getStorageError()],
+                });
             if (aff.hasAppUserError()) {
                 const e = aff.getAppUserError() as { message?: string; username?: string };
-                return void res.status(400).json({ success: false, ...(!update && { error: 'app_user_error' }), status: 'app_user_error', messages: [e.message], payload: { username: e.username } });
+                return void res.status(400).json({
+                    success: false,
+                    ...(!update && { error: 'app_user_error' }),
+                    status: 'app_user_error',
+                    messages: [e.message],
+                    payload: { username: e.username },
+                });
             }
             info.status = await aff.getApp().getStatus();
             if (!update) {
@@ -242,7 +275,8 @@ export function createRestRouter(deps: RestDeps): Router {
     r.post('/api/v1/livechat/visitor', json, (req, res) => {
         const v = req.body?.visitor;
         if (!v || typeof v.token !== 'string' || !v.token) return fail(res, "Match error: Missing key 'token'");
-        if (v.department && !ctx.store.findOne('departments', (d: Doc) => d._id === v.department || d.name === v.department)) return fail(res, 'error-invalid-department');
+        if (v.department && !ctx.store.findOne('departments', (d: Doc) => d._id === v.department || d.name === v.department))
+            return fail(res, 'error-invalid-department');
         const visitor = chat.registerVisitor(v);
         res.json({ visitor, success: true });
     });
@@ -287,7 +321,12 @@ export function createRestRouter(deps: RestDeps): Router {
     r.get('/file-upload/:id/:name', (req, res) => {
         const upload = ctx.store.get<UploadDoc>('uploads', req.params.id);
         if (!upload) return void res.sendStatus(404);
-        const cookies = Object.fromEntries((req.header('cookie') ?? '').split(';').map((c) => c.trim().split('=').map(decodeURIComponent)).filter((p) => p.length === 2));
+        const cookies = Object.fromEntries(
+            (req.header('cookie') ?? '')
+                .split(';')
+                .map((c) => c.trim().split('=').map(decodeURIComponent))
+                .filter((p) => p.length === 2),
+        );
         const param = (k: string): string | undefined => (req.query[k] as string | undefined) ?? cookies[k];
         const allowed = (() => {
             if (!settings.get<boolean>('FileUpload_ProtectFiles')) return true;
@@ -307,7 +346,12 @@ export function createRestRouter(deps: RestDeps): Router {
         const bytes = ctx.store.readBytes(upload._id);
         if (!bytes) return void res.sendStatus(404);
         const disposition = req.query.download !== undefined ? 'attachment' : 'inline';
-        res.set({ 'Content-Type': upload.type, 'Content-Length': String(bytes.length), 'Content-Disposition': `${disposition}; filename*=UTF-8''${encodeURIComponent(upload.name)}`, 'Cache-Control': 'max-age=31536000' });
+        res.set({
+            'Content-Type': upload.type,
+            'Content-Length': String(bytes.length),
+            'Content-Disposition': `${disposition}; filename*=UTF-8''${encodeURIComponent(upload.name)}`,
+            'Cache-Control': 'max-age=31536000',
+        });
         res.end(bytes);
     });
 

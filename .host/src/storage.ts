@@ -79,10 +79,16 @@ export class HostSourceStorage extends AppSourceStorage {
 }
 
 export class HostLogStorage extends AppLogStorage {
-    constructor(private readonly store: Store, private readonly echo: (entry: ILoggerStorageEntry) => void) {
+    constructor(
+        private readonly store: Store,
+        private readonly echo: (entry: ILoggerStorageEntry) => void,
+    ) {
         super('sqlite');
     }
-    async findPaginated(query: Record<string, unknown>, options?: { skip?: number; limit?: number }): Promise<{ logs: ILoggerStorageEntry[]; total: number }> {
+    async findPaginated(
+        query: Record<string, unknown>,
+        options?: { skip?: number; limit?: number },
+    ): Promise<{ logs: ILoggerStorageEntry[]; total: number }> {
         const all = this.store.find<ILoggerStorageEntry & Doc>('logs', (l) => !query.appId || l.appId === query.appId).reverse();
         const skip = options?.skip ?? 0;
         return { logs: all.slice(skip, options?.limit ? skip + options.limit : undefined), total: all.length };

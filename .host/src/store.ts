@@ -28,7 +28,9 @@ function encode(value: unknown): string {
     });
 }
 function decode<T>(text: string): T {
-    return JSON.parse(text, (_key, v) => (v && typeof v === 'object' && typeof v.$date === 'string' && Object.keys(v).length === 1 ? new Date(v.$date) : v));
+    return JSON.parse(text, (_key, v) =>
+        v && typeof v === 'object' && typeof v.$date === 'string' && Object.keys(v).length === 1 ? new Date(v.$date) : v,
+    );
 }
 
 export class Store {
@@ -59,7 +61,9 @@ export class Store {
     /** Inserts or replaces a document; `k` is an optional indexed secondary key (a message's rid). */
     put<T extends Doc>(coll: string, doc: T, k?: string): T {
         this.db
-            .prepare('INSERT INTO docs (coll, id, k, doc, seq) VALUES (?, ?, ?, ?, (SELECT IFNULL(MAX(seq), 0) + 1 FROM docs)) ON CONFLICT (coll, id) DO UPDATE SET k = excluded.k, doc = excluded.doc')
+            .prepare(
+                'INSERT INTO docs (coll, id, k, doc, seq) VALUES (?, ?, ?, ?, (SELECT IFNULL(MAX(seq), 0) + 1 FROM docs)) ON CONFLICT (coll, id) DO UPDATE SET k = excluded.k, doc = excluded.doc',
+            )
             .run(coll, doc._id, k ?? null, encode(doc));
         return doc;
     }
@@ -71,9 +75,11 @@ export class Store {
 
     /** All documents of a collection (optionally only those with secondary key `k`), in insertion order, filtered. */
     find<T extends Doc>(coll: string, filter: (doc: T) => boolean = () => true, k?: string): T[] {
-        const rows = (k === undefined
-            ? this.db.prepare('SELECT doc FROM docs WHERE coll = ? ORDER BY seq').all(coll)
-            : this.db.prepare('SELECT doc FROM docs WHERE coll = ? AND k = ? ORDER BY seq').all(coll, k)) as Array<{ doc: string }>;
+        const rows = (
+            k === undefined
+                ? this.db.prepare('SELECT doc FROM docs WHERE coll = ? ORDER BY seq').all(coll)
+                : this.db.prepare('SELECT doc FROM docs WHERE coll = ? AND k = ? ORDER BY seq').all(coll, k)
+        ) as Array<{ doc: string }>;
         return rows.map((r) => decode<T>(r.doc)).filter(filter);
     }
 
@@ -113,7 +119,9 @@ export class Store {
         if (associations.length === 0) return [];
         const placeholders = associations.map(() => '?').join(',');
         const rows = this.db
-            .prepare(`SELECT record_id FROM persistence_assoc WHERE app_id = ? AND assoc IN (${placeholders}) GROUP BY record_id HAVING COUNT(DISTINCT assoc) = ? ORDER BY MIN(rowid)`)
+            .prepare(
+                `SELECT record_id FROM persistence_assoc WHERE app_id = ? AND assoc IN (${placeholders}) GROUP BY record_id HAVING COUNT(DISTINCT assoc) = ? ORDER BY MIN(rowid)`,
+            )
             .all(appId, ...associations, associations.length) as Array<{ record_id: string }>;
         return rows.map((r) => r.record_id);
     }

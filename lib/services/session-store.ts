@@ -64,11 +64,7 @@ export class SessionStore {
             { kind: 'chunk', index: mark.index, data: bytes.toString('base64') },
             true,
         );
-        await this.persis.updateByAssociations(
-            [key('upload', id), key('marks', id), key('mark', id, mark.index)],
-            { kind: 'mark', ...mark },
-            true,
-        );
+        await this.persis.updateByAssociations([key('upload', id), key('marks', id), key('mark', id, mark.index)], { kind: 'mark', ...mark }, true);
     }
 
     /** The whole file, chunks read one by one in order (no single huge result crosses the runtime). */

@@ -13,15 +13,7 @@ import {
     SINGLE_REQUEST_MAX_BYTES,
     type SingleUploadRequest,
 } from '../requests';
-import {
-    checkVisitorQuota,
-    contiguousOffset,
-    countChunks,
-    decideChunk,
-    isSessionComplete,
-    isSessionExpired,
-    type UploadSession,
-} from '../session';
+import { checkVisitorQuota, contiguousOffset, countChunks, decideChunk, isSessionComplete, isSessionExpired, type UploadSession } from '../session';
 import { postFile, readPostedMessage, StoreRejectedError } from './file-poster';
 import { SessionStore } from './session-store';
 import { authorizeVisitorRoom } from './visitor-access';

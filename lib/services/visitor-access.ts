@@ -19,8 +19,7 @@ export async function authorizeVisitorRoom(read: IRead, token: string, rid: stri
         throw new UploadError('unauthorized');
     }
     const room = (await read.getRoomReader().getById(rid)) as ILivechatRoom | undefined;
-    const isVisitorsOpenRoom =
-        room !== undefined && String(room.type) === 'l' && room.isOpen === true && room.visitor?.token === token;
+    const isVisitorsOpenRoom = room !== undefined && String(room.type) === 'l' && room.isOpen === true && room.visitor?.token === token;
     if (!room || !isVisitorsOpenRoom) {
         throw new UploadError('unauthorized');
     }

@@ -56,7 +56,19 @@ function buildClientIfStale(): void {
 
 /** Spawns the host as `npm start` would, with `--json`, and resolves to its ready line. */
 function startHost(): Promise<HostInfo> {
-    const args = [path.join(ROOT, 'node_modules/tsx/dist/cli.mjs'), '.host/src/main.ts', '--memory', '--json', '--port', '0', '--no-package', '--zip', ZIP, '--page-port', '0'];
+    const args = [
+        path.join(ROOT, 'node_modules/tsx/dist/cli.mjs'),
+        '.host/src/main.ts',
+        '--memory',
+        '--json',
+        '--port',
+        '0',
+        '--no-package',
+        '--zip',
+        ZIP,
+        '--page-port',
+        '0',
+    ];
     const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     host = child;
     return new Promise((resolve, reject) => {
@@ -146,7 +158,10 @@ const screenshot = (page: Page, name: string) => page.screenshot({ path: path.jo
 /** Waits until the page has reported some progress but not all of it. */
 const waitForProgressPast = (page: Page, fraction: number) =>
     page.waitForFunction(
-        (f) => (window as unknown as { __progress: ProgressEvent[] }).__progress.some((p) => p.bytesConfirmed >= p.totalBytes * f && p.bytesConfirmed < p.totalBytes),
+        (f) =>
+            (window as unknown as { __progress: ProgressEvent[] }).__progress.some(
+                (p) => p.bytesConfirmed >= p.totalBytes * f && p.bytesConfirmed < p.totalBytes,
+            ),
         fraction,
         { timeout: 30_000, polling: 50 },
     );
@@ -178,7 +193,16 @@ beforeAll(async () => {
         startHost(),
         chromium.launch({
             executablePath: CHROMIUM,
-            args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+            args: [
+                '--headless',
+                '--no-sandbox',
+                '--disable-gpu',
+                '--disable-quic',
+                '--no-first-run',
+                '--disable-background-networking',
+                '--disable-component-update',
+                '--disable-sync',
+            ],
         }),
     ]);
 }, 90_000);
@@ -357,17 +381,26 @@ describe('the visitor page, in Chromium, against the packaged app', () => {
     }, 30_000);
 
     it.each([
-        ['an SVG image', 'drawing.svg', 'image/svg+xml', '<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><script>alert(1)</script></svg>'],
+        [
+            'an SVG image',
+            'drawing.svg',
+            'image/svg+xml',
+            '<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><script>alert(1)</script></svg>',
+        ],
         ['an HTML page', 'page.html', 'text/html', '<!doctype html><html><body><script>alert(1)</script></body></html>'],
-    ])('refuses %s and says so in plain words', async (_what, name, mimeType, text) => {
-        const { context, page } = await openPage();
-        await page.setInputFiles('[data-testid="file-input"]', { name, mimeType, buffer: Buffer.from(text) });
-        await waitForState(page, ['done', 'error'], 20_000);
-        expect(await state(page)).toBe('error');
-        expect(await page.textContent('[data-testid="error"]')).toBe(TYPE_NOT_ALLOWED);
-        expect(await page.getAttribute('[data-testid="error"]', 'data-code')).toBe('error-type-not-allowed');
-        if (name.endsWith('.svg')) await screenshot(page, '6-blocked-type');
-        expect(await messagesNamed(name)).toHaveLength(0);
-        await context.close();
-    }, 30_000);
+    ])(
+        'refuses %s and says so in plain words',
+        async (_what, name, mimeType, text) => {
+            const { context, page } = await openPage();
+            await page.setInputFiles('[data-testid="file-input"]', { name, mimeType, buffer: Buffer.from(text) });
+            await waitForState(page, ['done', 'error'], 20_000);
+            expect(await state(page)).toBe('error');
+            expect(await page.textContent('[data-testid="error"]')).toBe(TYPE_NOT_ALLOWED);
+            expect(await page.getAttribute('[data-testid="error"]', 'data-code')).toBe('error-type-not-allowed');
+            if (name.endsWith('.svg')) await screenshot(page, '6-blocked-type');
+            expect(await messagesNamed(name)).toHaveLength(0);
+            await context.close();
+        },
+        30_000,
+    );
 });

@@ -10,7 +10,11 @@ const ROOT = resolve(__dirname, '../..');
 const CLI = join(ROOT, '.client/dist/cli.js');
 const dir = mkdtempSync(join(tmpdir(), 'lcu-cli-'));
 
-interface Outcome { code: number | null; stdout: string; stderr: string }
+interface Outcome {
+    code: number | null;
+    stdout: string;
+    stderr: string;
+}
 
 /** Runs the built CLI (not a TTY: its stdout and stderr are pipes); `onSpawn` can signal it. */
 function runCli(args: string[], onSpawn?: (child: ReturnType<typeof spawn>) => void): Promise<Outcome> {

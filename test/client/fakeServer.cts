@@ -61,19 +61,32 @@ export interface PostedFile {
 export const APP_ID = '12bafb30-fcbd-4472-9756-77fd8b9ea330';
 const BODY_LIMIT_BYTES = 102_400; // Rocket.Chat answers 413 itself above this
 const TYPES_BY_EXTENSION: Record<string, string> = {
-    jpg: 'image/jpeg', png: 'image/png', svg: 'image/svg+xml', txt: 'text/plain', pdf: 'application/pdf',
+    jpg: 'image/jpeg',
+    png: 'image/png',
+    svg: 'image/svg+xml',
+    txt: 'text/plain',
+    pdf: 'application/pdf',
 };
 
 const errorBody = (code: string, extra: Record<string, unknown> = {}) => ({
-    success: false, error: code, reason: code, message: `fake: ${code}`, ...extra,
+    success: false,
+    error: code,
+    reason: code,
+    message: `fake: ${code}`,
+    ...extra,
 });
 
 export class FakeServer {
     readonly token = 'visitor-token-1';
     readonly rid = 'room-1';
     readonly limits: FakeLimits = {
-        maxFileSizeBytes: 20_971_520, singleRequestMaxBytes: 65_536, chunkSizeBytes: 76_500,
-        maxParallelChunks: 4, sessionTtlMs: 86_400_000, allowedTypes: [], blockedTypes: ['image/svg+xml'],
+        maxFileSizeBytes: 20_971_520,
+        singleRequestMaxBytes: 65_536,
+        chunkSizeBytes: 76_500,
+        maxParallelChunks: 4,
+        sessionTtlMs: 86_400_000,
+        allowedTypes: [],
+        blockedTypes: ['image/svg+xml'],
     };
     readonly requests: RecordedRequest[] = [];
     readonly sessions = new Map<string, Session>();
@@ -169,7 +182,7 @@ export class FakeServer {
         const session = this.sessions.get(r.query.uploadId);
         if (!session && (key === 'GET uploads' || key === 'DELETE uploads')) return [404, errorBody('error-upload-not-found')];
         if (key === 'GET uploads') return [200, this.status(session!)];
-        if (key === 'DELETE uploads') return this.sessions.delete(session!.uploadId), [200, { success: true }];
+        if (key === 'DELETE uploads') return (this.sessions.delete(session!.uploadId), [200, { success: true }]);
         return [405, errorBody('error-method-not-allowed')];
     }
 
@@ -184,10 +197,12 @@ export class FakeServer {
 
     private postUpload(body: any): [number, unknown] {
         const bytes = Buffer.from(body.file.data, 'base64');
-        return this.checkFile(body.rid, body.file.name, bytes.length) ?? [
-            200,
-            { ...this.post(body.rid, body.file.name, bytes, body.description), success: true },
-        ];
+        return (
+            this.checkFile(body.rid, body.file.name, bytes.length) ?? [
+                200,
+                { ...this.post(body.rid, body.file.name, bytes, body.description), success: true },
+            ]
+        );
     }
 
     private createSession(body: any): [number, unknown] {
@@ -195,8 +210,15 @@ export class FakeServer {
         if (refused) return refused;
         const uploadId = `upload-${++this.ids}`;
         this.sessions.set(uploadId, {
-            uploadId, rid: body.rid, name: body.name, size: body.size, type: body.type,
-            sha256: body.sha256, description: body.description, chunks: new Map(), offset: 0,
+            uploadId,
+            rid: body.rid,
+            name: body.name,
+            size: body.size,
+            type: body.type,
+            sha256: body.sha256,
+            description: body.description,
+            chunks: new Map(),
+            offset: 0,
         });
         const { chunkSizeBytes, maxParallelChunks } = this.limits;
         return [201, { success: true, uploadId, offset: 0, size: body.size, chunkSizeBytes, maxParallelChunks, expiresAt: 'later' }];
@@ -238,8 +260,13 @@ export class FakeServer {
 
     private status(s: Session) {
         const where = {
-            success: true, uploadId: s.uploadId, offset: s.offset, size: s.size,
-            chunkSizeBytes: this.limits.chunkSizeBytes, complete: !!s.message, expiresAt: 'later',
+            success: true,
+            uploadId: s.uploadId,
+            offset: s.offset,
+            size: s.size,
+            chunkSizeBytes: this.limits.chunkSizeBytes,
+            complete: !!s.message,
+            expiresAt: 'later',
         };
         return s.message ? { ...s.message, ...where } : where;
     }
@@ -250,8 +277,13 @@ export class FakeServer {
         this.posted.push({ messageId, name, type, description, bytes });
         const file = { _id: `file-${this.ids}`, name, type };
         return {
-            _id: messageId, rid, msg: '', ts: new Date().toISOString(), u: { _id: 'guest', username: 'guest-1' },
-            file, files: [file],
+            _id: messageId,
+            rid,
+            msg: '',
+            ts: new Date().toISOString(),
+            u: { _id: 'guest', username: 'guest-1' },
+            file,
+            files: [file],
             attachments: [{ title: name, type: 'file', description, title_link: `/file-upload/${file._id}/${name}` }],
         };
     }

@@ -32,7 +32,11 @@ afterEach(() => server.close());
 /** Options against the fake; retries wait no real time and record how long they would have. */
 function options(file: UploadOptions['file'], extra: Partial<UploadOptions> = {}): UploadOptions {
     return {
-        serverUrl: server.url, appId: APP_ID, visitorToken: server.token, rid: server.rid, file,
+        serverUrl: server.url,
+        appId: APP_ID,
+        visitorToken: server.token,
+        rid: server.rid,
+        file,
         name: typeof file === 'string' ? undefined : 'data.bin',
         sleep: async (ms) => void delays.push(ms),
         ...extra,
@@ -149,7 +153,9 @@ describe('uploadFile: retries and recovery', () => {
     });
 
     it('retries a 429 with a jittered backoff within the policy', async () => {
-        server.faults = [{ method: 'POST', route: 'uploads', times: 2, fault: { status: 429, body: { success: false, error: 'error-too-many-uploads' } } }];
+        server.faults = [
+            { method: 'POST', route: 'uploads', times: 2, fault: { status: 429, body: { success: false, error: 'error-too-many-uploads' } } },
+        ];
         const retry = { retries: 3, minDelayMs: 100, maxDelayMs: 150 };
         await uploadFile(options(randomBytes(2 * server.limits.chunkSizeBytes), { retry }));
         expect(server.routeCount('POST', 'uploads')).toBe(3);
@@ -179,10 +185,14 @@ describe('uploadFile: retries and recovery', () => {
 
     it('recovers from error-offset-mismatch by reading the server offset, without a backoff', async () => {
         const chunk = server.limits.chunkSizeBytes;
-        server.faults = [{
-            method: 'PATCH', route: 'uploads', when: (r) => r.body.offset === 2 * chunk,
-            fault: { status: 409, body: { success: false, error: 'error-offset-mismatch', offset: 2 * chunk } },
-        }];
+        server.faults = [
+            {
+                method: 'PATCH',
+                route: 'uploads',
+                when: (r) => r.body.offset === 2 * chunk,
+                fault: { status: 409, body: { success: false, error: 'error-offset-mismatch', offset: 2 * chunk } },
+            },
+        ];
         const bytes = randomBytes(4 * chunk);
         await uploadFile(options(bytes, { parallel: 1 }));
         expect(server.routeCount('GET', 'uploads')).toBe(1);
@@ -208,7 +218,9 @@ describe('uploadFile: retries and recovery', () => {
     });
 
     it('rejects with the last 5xx UploadHttpError once the retries are spent', async () => {
-        server.faults = [{ method: 'GET', route: 'limits', times: Infinity, fault: { status: 503, body: { success: false, error: 'error-server' } } }];
+        server.faults = [
+            { method: 'GET', route: 'limits', times: Infinity, fault: { status: 503, body: { success: false, error: 'error-server' } } },
+        ];
         const err = await uploadFile(options(randomBytes(10), { retry: { retries: 3 } })).catch((e) => e);
         expect(err).toBeInstanceOf(UploadHttpError);
         expect(err).toMatchObject({ status: 503, code: 'error-server' });
@@ -259,11 +271,13 @@ describe('uploadFile: cancel', () => {
         server.patchDelayMs = 30;
         const controller = new AbortController();
         const store = memoryResumeStore();
-        const upload = uploadFile(options(randomBytes(10 * server.limits.chunkSizeBytes), {
-            signal: controller.signal,
-            resume: store,
-            onProgress: (p) => p.bytesConfirmed > 0 && controller.abort(),
-        }));
+        const upload = uploadFile(
+            options(randomBytes(10 * server.limits.chunkSizeBytes), {
+                signal: controller.signal,
+                resume: store,
+                onProgress: (p) => p.bytesConfirmed > 0 && controller.abort(),
+            }),
+        );
         await expect(upload).rejects.toBeInstanceOf(UploadAbortedError);
         const deleted = server.requests.find((r) => r.method === 'DELETE');
         expect(deleted?.query.uploadId).toBe('upload-1');
@@ -336,7 +350,11 @@ describe('uploadFile: resume', () => {
         expect(store.get('k')).toBe('upload-9');
         store.delete('k');
         expect(store.get('k')).toBeNull();
-        const broken = localStorageResumeStore({ setItem: () => { throw new Error('quota'); } } as unknown as Storage);
+        const broken = localStorageResumeStore({
+            setItem: () => {
+                throw new Error('quota');
+            },
+        } as unknown as Storage);
         expect(() => broken.set('k', 'v')).not.toThrow();
     });
 });

@@ -12,7 +12,9 @@ export interface TestFile {
 const GPS = { GPSLatitudeRef: 'N', GPSLatitude: '48/1 51/1 2981/100', GPSLongitudeRef: 'E', GPSLongitude: '2/1 17/1 4019/100' };
 
 export async function makePng(width = 64, height = 48): Promise<TestFile> {
-    const bytes = await sharp({ create: { width, height, channels: 3, background: '#2266cc' } }).png().toBuffer();
+    const bytes = await sharp({ create: { width, height, channels: 3, background: '#2266cc' } })
+        .png()
+        .toBuffer();
     return { name: 'square.png', type: 'image/png', bytes };
 }
 

@@ -31,10 +31,14 @@ interface HostLine {
 }
 
 async function spawnHost(args: string[]): Promise<{ child: ChildProcess; line: HostLine }> {
-    const child = spawn(join(root, 'node_modules', '.bin', 'tsx'), [join(root, '.host', 'src', 'main.ts'), '--json', '--port', '0', '--no-package', '--zip', ZIP, ...args], {
-        cwd: root,
-        stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+        join(root, 'node_modules', '.bin', 'tsx'),
+        [join(root, '.host', 'src', 'main.ts'), '--json', '--port', '0', '--no-package', '--zip', ZIP, ...args],
+        {
+            cwd: root,
+            stdio: ['ignore', 'pipe', 'pipe'],
+        },
+    );
     let stderr = '';
     child.stderr!.on('data', (d) => {
         stderr += d;
@@ -72,7 +76,14 @@ function stopChild(child: ChildProcess): Promise<void> {
 export async function startTarget(options: { dataDir?: string } = {}): Promise<Target> {
     if (REMOTE_URL) {
         const admin = { user: process.env.E2E_ADMIN_USER ?? 'admin', password: process.env.E2E_ADMIN_PASSWORD ?? '' };
-        return { url: REMOTE_URL.replace(/\/$/, ''), admin, stop: async () => undefined, restart: async () => { throw new Error('a real server is not restarted by the tests'); } };
+        return {
+            url: REMOTE_URL.replace(/\/$/, ''),
+            admin,
+            stop: async () => undefined,
+            restart: async () => {
+                throw new Error('a real server is not restarted by the tests');
+            },
+        };
     }
     const args = [...(options.dataDir ? ['--data', options.dataDir] : ['--memory']), ...(process.env.E2E_HOST_LOG ? ['--verbose'] : [])];
     let { child, line } = await spawnHost(args);
@@ -95,7 +106,12 @@ export interface Reply {
     headers: Headers;
 }
 
-export async function callApp(target: Target, method: string, route: string, options: { token?: string; body?: unknown; raw?: string; query?: Record<string, string>; headers?: Record<string, string> } = {}): Promise<Reply> {
+export async function callApp(
+    target: Target,
+    method: string,
+    route: string,
+    options: { token?: string; body?: unknown; raw?: string; query?: Record<string, string>; headers?: Record<string, string> } = {},
+): Promise<Reply> {
     const query = options.query ? `?${new URLSearchParams(options.query)}` : '';
     const headers: Record<string, string> = { ...(options.headers ?? {}) };
     if (options.token !== undefined) {
@@ -166,17 +182,23 @@ export async function download(target: Target, visitor: Visitor, titleLink: stri
 }
 
 async function adminHeaders(target: Target): Promise<Record<string, string>> {
-    const login = await (await fetch(`${target.url}/api/v1/login`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ user: target.admin.user, password: target.admin.password }),
-    })).json();
+    const login = await (
+        await fetch(`${target.url}/api/v1/login`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({ user: target.admin.user, password: target.admin.password }),
+        })
+    ).json();
     return { 'x-auth-token': login.data.authToken, 'x-user-id': login.data.userId, 'content-type': 'application/json' };
 }
 
 /** Changes a Rocket.Chat setting as an admin does (`POST /api/v1/settings/:id`). */
 export async function setServerSetting(target: Target, id: string, value: unknown): Promise<void> {
-    const response = await fetch(`${target.url}/api/v1/settings/${id}`, { method: 'POST', headers: await adminHeaders(target), body: JSON.stringify({ value }) });
+    const response = await fetch(`${target.url}/api/v1/settings/${id}`, {
+        method: 'POST',
+        headers: await adminHeaders(target),
+        body: JSON.stringify({ value }),
+    });
     if (!response.ok) {
         throw new Error(`setting ${id} failed: ${response.status} ${await response.text()}`);
     }
@@ -190,7 +212,11 @@ export async function setAppSetting(target: Target, id: string, value: unknown):
     if (!setting) {
         throw new Error(`the app has no setting ${id}`);
     }
-    const response = await fetch(`${target.url}/api/apps/${APP_ID}/settings`, { method: 'POST', headers, body: JSON.stringify({ settings: [{ ...setting, value }] }) });
+    const response = await fetch(`${target.url}/api/apps/${APP_ID}/settings`, {
+        method: 'POST',
+        headers,
+        body: JSON.stringify({ settings: [{ ...setting, value }] }),
+    });
     if (!response.ok) {
         throw new Error(`app setting ${id} failed: ${response.status} ${await response.text()}`);
     }
@@ -199,10 +225,21 @@ export async function setAppSetting(target: Target, id: string, value: unknown):
 export const sha256 = (bytes: Buffer): string => createHash('sha256').update(bytes).digest('hex');
 
 /** Sends a file through the resumable path, chunk by chunk, and returns the last answer. */
-export async function uploadResumable(target: Target, visitor: Visitor, file: { name: string; bytes: Buffer; type?: string; description?: string }): Promise<Reply> {
+export async function uploadResumable(
+    target: Target,
+    visitor: Visitor,
+    file: { name: string; bytes: Buffer; type?: string; description?: string },
+): Promise<Reply> {
     const created = await callApp(target, 'POST', 'uploads', {
         token: visitor.token,
-        body: { rid: visitor.rid, name: file.name, size: file.bytes.length, type: file.type, sha256: sha256(file.bytes), description: file.description },
+        body: {
+            rid: visitor.rid,
+            name: file.name,
+            size: file.bytes.length,
+            type: file.type,
+            sha256: sha256(file.bytes),
+            description: file.description,
+        },
     });
     if (created.status !== 201) {
         return created;
@@ -211,7 +248,10 @@ export async function uploadResumable(target: Target, visitor: Visitor, file: { 
     let last: Reply = created;
     for (let offset = 0; offset < file.bytes.length; offset += chunkSizeBytes) {
         const chunk = file.bytes.subarray(offset, offset + chunkSizeBytes);
-        last = await callApp(target, 'PATCH', 'uploads', { token: visitor.token, body: { uploadId, offset, data: chunk.toString('base64'), sha256: sha256(chunk) } });
+        last = await callApp(target, 'PATCH', 'uploads', {
+            token: visitor.token,
+            body: { uploadId, offset, data: chunk.toString('base64'), sha256: sha256(chunk) },
+        });
         if (last.status !== 200) {
             return last;
         }
@@ -219,7 +259,11 @@ export async function uploadResumable(target: Target, visitor: Visitor, file: { 
     return last;
 }
 
-export async function uploadSingle(target: Target, visitor: Visitor, file: { name: string; bytes: Buffer; type?: string; description?: string }): Promise<Reply> {
+export async function uploadSingle(
+    target: Target,
+    visitor: Visitor,
+    file: { name: string; bytes: Buffer; type?: string; description?: string },
+): Promise<Reply> {
     return callApp(target, 'POST', 'upload', {
         token: visitor.token,
         body: { rid: visitor.rid, file: { name: file.name, type: file.type, data: file.bytes.toString('base64') }, description: file.description },

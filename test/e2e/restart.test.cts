@@ -25,11 +25,17 @@ afterAll(async () => {
 (REMOTE_URL ? it.skip : it)('loses nothing when the host restarts in the middle of a resumable upload', async () => {
     const visitor = await newVisitor(target);
     const file = makeBinary(1024 * 1024);
-    const created = await callApp(target, 'POST', 'uploads', { token: visitor.token, body: { rid: visitor.rid, name: file.name, size: file.bytes.length, sha256: sha256(file.bytes) } });
+    const created = await callApp(target, 'POST', 'uploads', {
+        token: visitor.token,
+        body: { rid: visitor.rid, name: file.name, size: file.bytes.length, sha256: sha256(file.bytes) },
+    });
     const { uploadId, chunkSizeBytes } = created.body;
     const send = (offset: number) => {
         const data = file.bytes.subarray(offset, offset + chunkSizeBytes);
-        return callApp(target, 'PATCH', 'uploads', { token: visitor.token, body: { uploadId, offset, data: data.toString('base64'), sha256: sha256(data) } });
+        return callApp(target, 'PATCH', 'uploads', {
+            token: visitor.token,
+            body: { uploadId, offset, data: data.toString('base64'), sha256: sha256(data) },
+        });
     };
     const half = Math.floor(file.bytes.length / chunkSizeBytes / 2) * chunkSizeBytes;
     for (let offset = 0; offset < half; offset += chunkSizeBytes) {

@@ -39,7 +39,7 @@ describe.each(['single', 'resumable'] as const)('the %s path', (path) => {
         visitor = await newVisitor(target);
     });
 
-    it('posts a PNG with core\'s image attachment, and the stored bytes are the bytes sent', async () => {
+    it("posts a PNG with core's image attachment, and the stored bytes are the bytes sent", async () => {
         const file = await makePng();
         const { answer, inRoom, stored } = await uploadAndFetch(path, visitor, { ...file, description: 'the broken part' });
         expect(stored.equals(file.bytes)).toBe(true);
@@ -53,7 +53,13 @@ describe.each(['single', 'resumable'] as const)('the %s path', (path) => {
             image_size: file.bytes.length,
             image_dimensions: { width: 64, height: 48 },
         };
-        expect(answer).toMatchObject({ success: true, rid: visitor.rid, msg: '', file: { name: 'square.png', type: 'image/png' }, attachments: [attachment] });
+        expect(answer).toMatchObject({
+            success: true,
+            rid: visitor.rid,
+            msg: '',
+            file: { name: 'square.png', type: 'image/png' },
+            attachments: [attachment],
+        });
         expect(inRoom).toMatchObject({ _id: answer._id, file: { _id: answer.file._id }, attachments: [attachment] });
         expect(typeof inRoom.attachments[0].image_preview).toBe('string');
         expect(answer).not.toHaveProperty('token');
@@ -87,7 +93,10 @@ describe.each(['single', 'resumable'] as const)('the %s path', (path) => {
         const file = make();
         const { answer, stored } = await uploadAndFetch(path, visitor, file);
         expect(stored.equals(file.bytes)).toBe(true);
-        expect(answer).toMatchObject({ file: { name: file.name, type }, attachments: [{ title: file.name, type: 'file', title_link_download: true }] });
+        expect(answer).toMatchObject({
+            file: { name: file.name, type },
+            attachments: [{ title: file.name, type: 'file', title_link_download: true }],
+        });
         expect(answer.attachments[0]).not.toHaveProperty('image_url');
     });
 
@@ -96,7 +105,11 @@ describe.each(['single', 'resumable'] as const)('the %s path', (path) => {
         const { answer, stored } = await uploadAndFetch(path, visitor, file);
         expect(stored.equals(file.bytes)).toBe(true);
         // The store names the type from the file name as Rocket.Chat does (mime-db says audio/wave).
-        expect(answer.attachments[0]).toMatchObject({ audio_type: answer.file.type, audio_size: file.bytes.length, audio_url: answer.attachments[0].title_link });
+        expect(answer.attachments[0]).toMatchObject({
+            audio_type: answer.file.type,
+            audio_size: file.bytes.length,
+            audio_url: answer.attachments[0].title_link,
+        });
         expect(answer.file.type).toMatch(/^audio\/(wav|wave|x-wav)$/);
     });
 });

@@ -10,8 +10,18 @@ describe('resolveConfig: the effective size limit', () => {
     it.each([
         ['the server limit when it is the smallest', { [SERVER_SETTING.maxFileSize]: 1000 }, {}, 1000],
         ["the app's limit when it is the smallest", { [SERVER_SETTING.maxFileSize]: 50 * MIB }, { [SETTING.maxFileSizeMb]: 2 }, 2 * MIB],
-        ['the engine-safe limit when the server has none (-1)', { [SERVER_SETTING.maxFileSize]: -1 }, { [SETTING.maxFileSizeMb]: 500 }, ENGINE_SAFE_MAX_FILE_SIZE_BYTES],
-        ["core's default when the server says 0", { [SERVER_SETTING.maxFileSize]: 0 }, { [SETTING.maxFileSizeMb]: 500 }, ENGINE_SAFE_MAX_FILE_SIZE_BYTES],
+        [
+            'the engine-safe limit when the server has none (-1)',
+            { [SERVER_SETTING.maxFileSize]: -1 },
+            { [SETTING.maxFileSizeMb]: 500 },
+            ENGINE_SAFE_MAX_FILE_SIZE_BYTES,
+        ],
+        [
+            "core's default when the server says 0",
+            { [SERVER_SETTING.maxFileSize]: 0 },
+            { [SETTING.maxFileSizeMb]: 500 },
+            ENGINE_SAFE_MAX_FILE_SIZE_BYTES,
+        ],
     ])('takes %s', (_what, server, app, expected) => {
         expect(resolveConfig(app, server).config.maxFileSizeBytes).toBe(expected);
     });
@@ -39,7 +49,10 @@ describe('resolveConfig: the effective size limit', () => {
     });
 
     it('splits allowed origins and drops trailing slashes', () => {
-        expect(resolveConfig({ [SETTING.corsOrigins]: 'https://a.example/, https://b.example' }, {}).config.corsOrigins).toEqual(['https://a.example', 'https://b.example']);
+        expect(resolveConfig({ [SETTING.corsOrigins]: 'https://a.example/, https://b.example' }, {}).config.corsOrigins).toEqual([
+            'https://a.example',
+            'https://b.example',
+        ]);
     });
 });
 

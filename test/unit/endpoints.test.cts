@@ -19,8 +19,12 @@ let png: Buffer;
 let bigPng: Buffer;
 
 beforeAll(async () => {
-    png = await sharp({ create: { width: 8, height: 8, channels: 3, background: '#ff0000' } }).png().toBuffer();
-    bigPng = await sharp(randomBytes(200 * 200 * 3), { raw: { width: 200, height: 200, channels: 3 } }).png().toBuffer();
+    png = await sharp({ create: { width: 8, height: 8, channels: 3, background: '#ff0000' } })
+        .png()
+        .toBuffer();
+    bigPng = await sharp(randomBytes(200 * 200 * 3), { raw: { width: 200, height: 200, channels: 3 } })
+        .png()
+        .toBuffer();
 });
 
 type Method = 'get' | 'post' | 'patch' | 'delete' | 'put' | 'options';
@@ -61,7 +65,15 @@ describe('POST upload', () => {
             u: { _id: 'visitor1', username: 'guest-1', name: 'Ada Visitor' },
             file: { _id: fileId, name: 'red.png' },
             files: [{ _id: fileId, name: 'red.png' }],
-            attachments: [{ title: 'red.png', title_link: `/file-upload/${fileId}/red.png`, title_link_download: true, type: 'file', description: 'my red square' }],
+            attachments: [
+                {
+                    title: 'red.png',
+                    title_link: `/file-upload/${fileId}/red.png`,
+                    title_link_download: true,
+                    type: 'file',
+                    description: 'my red square',
+                },
+            ],
         });
         expect(response.content).not.toHaveProperty('token');
         expect(world.messages[0].attachments[0].description).toBe('my red square');
@@ -107,7 +119,7 @@ describe('POST upload', () => {
         ['the server black list', (w: FakeWorld) => (w.serverSettings.FileUpload_MediaTypeBlackList = 'image/*')],
         ['a server white list without it', (w: FakeWorld) => (w.serverSettings.FileUpload_MediaTypeWhiteList = 'application/pdf')],
         ["the app's blocked list", (w: FakeWorld) => (w.appSettings[SETTING.blockedTypes] = 'image/png')],
-        ["an app allowed list without it", (w: FakeWorld) => (w.appSettings[SETTING.allowedTypes] = 'text/plain')],
+        ['an app allowed list without it', (w: FakeWorld) => (w.appSettings[SETTING.allowedTypes] = 'text/plain')],
     ])('refuses a PNG on %s with error-type-not-allowed', async (_what, configure) => {
         const world = createWorld();
         configure(world);
@@ -164,7 +176,10 @@ describe('POST upload', () => {
         world.appSettings[SETTING.corsOrigins] = 'https://shop.example';
         const allowed = await call(world, UploadFileEndpoint, 'options', {}, { origin: 'https://shop.example' });
         expect(allowed.status).toBe(204);
-        expect(allowed.headers).toMatchObject({ 'access-control-allow-origin': 'https://shop.example', 'access-control-allow-headers': 'content-type, x-visitor-token' });
+        expect(allowed.headers).toMatchObject({
+            'access-control-allow-origin': 'https://shop.example',
+            'access-control-allow-headers': 'content-type, x-visitor-token',
+        });
         const other = await call(world, UploadFileEndpoint, 'options', {}, { origin: 'https://evil.example' });
         expect(other.headers['access-control-allow-origin']).toBeUndefined();
     });
@@ -202,7 +217,13 @@ describe('resumable upload', () => {
 
     async function send(world: FakeWorld, uploadId: string, file: Buffer, index: number, token = 'token-A', extra: Record<string, unknown> = {}) {
         const bytes = chunkOf(file, index);
-        return call(world, sessions, 'patch', { uploadId, offset: index * CHUNK_SIZE_BYTES, data: bytes.toString('base64'), sha256: sha(bytes), ...extra }, { token });
+        return call(
+            world,
+            sessions,
+            'patch',
+            { uploadId, offset: index * CHUNK_SIZE_BYTES, data: bytes.toString('base64'), sha256: sha(bytes), ...extra },
+            { token },
+        );
     }
 
     it('takes a file in chunks, posts it with the last one and answers the message', async () => {
@@ -218,7 +239,13 @@ describe('resumable upload', () => {
         }
         const last = await send(world, uploadId, bigPng, chunks - 1);
         expect(last.status).toBe(200);
-        expect(last.content).toMatchObject({ success: true, complete: true, rid: 'roomA', file: { name: 'noise.png' }, attachments: [{ description: 'noise' }] });
+        expect(last.content).toMatchObject({
+            success: true,
+            complete: true,
+            rid: 'roomA',
+            file: { name: 'noise.png' },
+            attachments: [{ description: 'noise' }],
+        });
         expect(world.files).toHaveLength(1);
         expect(world.files[0].bytes.equals(bigPng)).toBe(true);
         expect(world.records.filter((r) => r.data.kind === 'chunk')).toHaveLength(0);
@@ -370,7 +397,13 @@ describe('the app log', () => {
         world.serverSettings.FileUpload_MaxFileSize = 10;
         await single(world, pngBody());
         const refusal = world.logs.find((l) => l.items[0] === 'upload refused');
-        expect(refusal?.items[1]).toMatchObject({ route: 'upload', code: 'error-size-not-allowed', size: png.length, type: 'image/png', sizeAllowed: 10 });
+        expect(refusal?.items[1]).toMatchObject({
+            route: 'upload',
+            code: 'error-size-not-allowed',
+            size: png.length,
+            type: 'image/png',
+            sizeAllowed: 10,
+        });
     });
 
     it('records an upload with its size and type', async () => {

@@ -3,7 +3,8 @@ import sharp from 'sharp';
 import { deflateSync } from 'zlib';
 import { stripImageMetadata } from '../../lib/metadata';
 
-const XMP = '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description xmlns:dc="http://purl.org/dc/elements/1.1/" dc:creator="Secret Person"/></rdf:RDF></x:xmpmeta>';
+const XMP =
+    '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description xmlns:dc="http://purl.org/dc/elements/1.1/" dc:creator="Secret Person"/></rdf:RDF></x:xmpmeta>';
 const GPS = { GPSLatitudeRef: 'N', GPSLatitude: '48/1 51/1 24/1', GPSLongitudeRef: 'E', GPSLongitude: '2/1 21/1 3/1' };
 
 /** A photo-like test image: a gradient, so a changed pixel would show. */
@@ -12,7 +13,7 @@ function photo(): sharp.Sharp {
     const height = 48;
     const raw = Buffer.alloc(width * height * 3);
     for (let i = 0; i < raw.length; i += 3) {
-        raw[i] = (i / 3) % width * 4;
+        raw[i] = ((i / 3) % width) * 4;
         raw[i + 1] = Math.floor(i / 3 / width) * 5;
         raw[i + 2] = 128;
     }
@@ -21,7 +22,10 @@ function photo(): sharp.Sharp {
 
 /** A photo with orientation, GPS, camera make, XMP and an ICC profile, as a phone would save it. */
 function tagged(image: sharp.Sharp, orientation = 6): sharp.Sharp {
-    return image.withMetadata({ orientation }).withExifMerge({ IFD0: { Make: 'PhoneCo', Model: 'P1' }, IFD3: GPS }).withXmp(XMP);
+    return image
+        .withMetadata({ orientation })
+        .withExifMerge({ IFD0: { Make: 'PhoneCo', Model: 'P1' }, IFD3: GPS })
+        .withXmp(XMP);
 }
 
 const decodePixels = (bytes: Uint8Array) => sharp(Buffer.from(bytes)).raw().toBuffer();
@@ -55,7 +59,7 @@ function insertPngChunks(png: Buffer, chunks: Buffer[]): Buffer {
 function listPngChunks(png: Uint8Array): string[] {
     const bytes = Buffer.from(png);
     const types: string[] = [];
-    for (let offset = 8; offset < bytes.length; ) {
+    for (let offset = 8; offset < bytes.length;) {
         const length = bytes.readUInt32BE(offset);
         types.push(bytes.toString('latin1', offset + 4, offset + 8));
         expect(bytes.readUInt32BE(offset + 8 + length)).toBe(crc32(bytes.subarray(offset + 4, offset + 8 + length)));
@@ -75,7 +79,7 @@ function jpegSegment(marker: number, payload: string | Buffer): Buffer {
 function listJpegMarkers(jpeg: Uint8Array): string[] {
     const bytes = Buffer.from(jpeg);
     const markers: string[] = [];
-    for (let offset = 2; offset < bytes.length; ) {
+    for (let offset = 2; offset < bytes.length;) {
         const marker = bytes[offset + 1];
         markers.push(marker.toString(16));
         if (marker === 0xda) break;
@@ -171,7 +175,11 @@ describe('stripImageMetadata on JPEG', () => {
         expect((await decodePixels(bytes)).equals(await decodePixels(original))).toBe(true);
         const scan = original.indexOf(Buffer.from([0xff, 0xda]));
         const end = original.lastIndexOf(Buffer.from([0xff, 0xd9])) + 2;
-        expect(Buffer.from(bytes).subarray(-(end - scan)).equals(original.subarray(scan, end))).toBe(true);
+        expect(
+            Buffer.from(bytes)
+                .subarray(-(end - scan))
+                .equals(original.subarray(scan, end)),
+        ).toBe(true);
     });
 
     it('reads a big-endian Exif orientation and drops its GPS directory', async () => {
@@ -321,16 +329,44 @@ describe('stripImageMetadata on other and malformed input', () => {
         ['refuses a JPEG whose segment length runs past the end', () => Buffer.from([0xff, 0xd8, 0xff, 0xe1, 0xff, 0xff, 0x45]), 'image/jpeg'],
         ['refuses a JPEG with a segment length below two', () => Buffer.from([0xff, 0xd8, 0xff, 0xe1, 0x00, 0x01, 0xff, 0xd9]), 'image/jpeg'],
         ['refuses a JPEG whose headers end without a scan', () => Buffer.from([0xff, 0xd8, 0xff, 0xd9]), 'image/jpeg'],
-        ['refuses a JPEG with garbage between segments', () => Buffer.concat([jpeg.subarray(0, 2), Buffer.from('xx'), jpeg.subarray(2)]), 'image/jpeg'],
+        [
+            'refuses a JPEG with garbage between segments',
+            () => Buffer.concat([jpeg.subarray(0, 2), Buffer.from('xx'), jpeg.subarray(2)]),
+            'image/jpeg',
+        ],
         ['refuses an empty PNG', () => new Uint8Array(0), 'image/png'],
         ['refuses a PNG cut inside a chunk', () => png.subarray(0, 60), 'image/png'],
         ['refuses a PNG without IEND', () => png.subarray(0, png.length - 12), 'image/png'],
-        ['refuses a PNG whose chunk length runs past the end', () => Buffer.concat([png.subarray(0, 8), Buffer.from([0x7f, 0xff, 0xff, 0xff]), png.subarray(12)]), 'image/png'],
-        ['refuses a PNG with a chunk type that is not letters', () => Buffer.concat([png.subarray(0, 12), Buffer.from('I\0DR', 'latin1'), png.subarray(16)]), 'image/png'],
+        [
+            'refuses a PNG whose chunk length runs past the end',
+            () => Buffer.concat([png.subarray(0, 8), Buffer.from([0x7f, 0xff, 0xff, 0xff]), png.subarray(12)]),
+            'image/png',
+        ],
+        [
+            'refuses a PNG with a chunk type that is not letters',
+            () => Buffer.concat([png.subarray(0, 12), Buffer.from('I\0DR', 'latin1'), png.subarray(16)]),
+            'image/png',
+        ],
         ['refuses an empty WebP', () => new Uint8Array(0), 'image/webp'],
         ['refuses a WebP whose RIFF size runs past the end', () => webp.subarray(0, webp.length - 20), 'image/webp'],
-        ['refuses a WebP whose chunk size runs past the RIFF end', () => { const b = Buffer.from(webp); b.writeUInt32LE(0xfffffff0, 16); return b; }, 'image/webp'],
-        ['refuses a WebP with a short VP8X chunk', () => { const b = Buffer.from(webp); b.writeUInt32LE(2, 16); return b; }, 'image/webp'],
+        [
+            'refuses a WebP whose chunk size runs past the RIFF end',
+            () => {
+                const b = Buffer.from(webp);
+                b.writeUInt32LE(0xfffffff0, 16);
+                return b;
+            },
+            'image/webp',
+        ],
+        [
+            'refuses a WebP with a short VP8X chunk',
+            () => {
+                const b = Buffer.from(webp);
+                b.writeUInt32LE(2, 16);
+                return b;
+            },
+            'image/webp',
+        ],
         ['refuses a RIFF file that is not WebP', () => Buffer.from('RIFF\x04\x00\x00\x00WAVE', 'latin1'), 'image/webp'],
     ];
 
@@ -359,7 +395,11 @@ describe('stripImageMetadata on other and malformed input', () => {
     it('never throws on corrupted bytes and never writes outside its output', () => {
         let seed = 7;
         const random = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff);
-        for (const [full, mime] of [[jpeg, 'image/jpeg'], [png, 'image/png'], [webp, 'image/webp']] as const) {
+        for (const [full, mime] of [
+            [jpeg, 'image/jpeg'],
+            [png, 'image/png'],
+            [webp, 'image/webp'],
+        ] as const) {
             for (let round = 0; round < 300; round++) {
                 const corrupted = Buffer.from(full);
                 for (let k = 0; k < 4; k++) corrupted[random() % Math.min(corrupted.length, 400)] = random() & 0xff;

@@ -4,16 +4,8 @@ import type { AddressInfo } from 'net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import express from 'express';
 
-import {
-    BODY_LIMIT_BYTES,
-    CHUNK_SIZE_BYTES,
-    decodeBase64,
-    parseChunkRequest,
-    parseCreateSessionRequest,
-    readVisitorToken,
-} from '../../lib/requests';
+import { BODY_LIMIT_BYTES, CHUNK_SIZE_BYTES, decodeBase64, parseChunkRequest, parseCreateSessionRequest, readVisitorToken } from '../../lib/requests';
 import { failureOf } from './failure.cjs';
-
 
 describe('the chunk size against the body limit, through Express json() as Rocket.Chat mounts it', () => {
     let url: string;
@@ -79,7 +71,10 @@ describe('parseCreateSessionRequest', () => {
     const valid = { rid: 'room1', name: 'a.pdf', size: 10 };
     it('keeps the fields of a valid body and lower-cases the sha256', () => {
         expect(parseCreateSessionRequest({ ...valid, sha256: 'A'.repeat(64), type: 'application/pdf' })).toEqual({
-            ...valid, sha256: 'a'.repeat(64), type: 'application/pdf', description: undefined,
+            ...valid,
+            sha256: 'a'.repeat(64),
+            type: 'application/pdf',
+            description: undefined,
         });
     });
     it.each([
@@ -99,7 +94,10 @@ describe('parseCreateSessionRequest', () => {
 
 describe('parseChunkRequest', () => {
     it('refuses an offset given as text', () => {
-        expect(failureOf(() => parseChunkRequest({ uploadId: 'abc', offset: '0', data: '' }))).toEqual({ code: 'error-invalid-body', details: { field: 'offset' } });
+        expect(failureOf(() => parseChunkRequest({ uploadId: 'abc', offset: '0', data: '' }))).toEqual({
+            code: 'error-invalid-body',
+            details: { field: 'offset' },
+        });
     });
 });
 

@@ -5,11 +5,17 @@ import { type ChunkMark, checkVisitorQuota, contiguousOffset, decideChunk, isSes
 import { failureOf } from './failure.cjs';
 
 const session: UploadSession = {
-    id: 'u1', rid: 'r1', visitorKey: 'k', name: 'f.bin', size: 250, chunkSizeBytes: 100,
-    createdAt: 0, expiresAt: 1000, state: 'open',
+    id: 'u1',
+    rid: 'r1',
+    visitorKey: 'k',
+    name: 'f.bin',
+    size: 250,
+    chunkSizeBytes: 100,
+    createdAt: 0,
+    expiresAt: 1000,
+    state: 'open',
 };
 const mark = (index: number, sha256 = `sha${index}`): ChunkMark => ({ index, length: index === 2 ? 50 : 100, sha256 });
-
 
 describe('contiguousOffset', () => {
     it.each([
@@ -24,7 +30,12 @@ describe('contiguousOffset', () => {
 });
 
 describe('decideChunk', () => {
-    const chunk = (offset: number, length: number, sha256 = `sha${offset / 100}`, declaredSha256?: string) => ({ offset, length, sha256, declaredSha256 });
+    const chunk = (offset: number, length: number, sha256 = `sha${offset / 100}`, declaredSha256?: string) => ({
+        offset,
+        length,
+        sha256,
+        declaredSha256,
+    });
 
     it.each([
         ['stores the next chunk', [], chunk(0, 100), { kind: 'store', index: 0 }],

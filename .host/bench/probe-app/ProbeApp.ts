@@ -1,7 +1,23 @@
 import { randomBytes } from 'crypto';
 
-import type { IAppAccessors, IConfigurationExtend, IEnvironmentRead, IHttp, ILogger, IModify, IPersistence, IRead } from '@rocket.chat/apps-engine/definition/accessors';
-import { ApiEndpoint, ApiSecurity, ApiVisibility, type IApiEndpointInfo, type IApiRequest, type IApiResponse } from '@rocket.chat/apps-engine/definition/api';
+import type {
+    IAppAccessors,
+    IConfigurationExtend,
+    IEnvironmentRead,
+    IHttp,
+    ILogger,
+    IModify,
+    IPersistence,
+    IRead,
+} from '@rocket.chat/apps-engine/definition/accessors';
+import {
+    ApiEndpoint,
+    ApiSecurity,
+    ApiVisibility,
+    type IApiEndpointInfo,
+    type IApiRequest,
+    type IApiResponse,
+} from '@rocket.chat/apps-engine/definition/api';
 import { App } from '@rocket.chat/apps-engine/definition/App';
 import { type IAppInfo, RocketChatAssociationModel, RocketChatAssociationRecord } from '@rocket.chat/apps-engine/definition/metadata';
 
@@ -66,6 +82,10 @@ export class ProbeApp extends App {
     }
 
     protected async extendConfiguration(configuration: IConfigurationExtend, _environment: IEnvironmentRead): Promise<void> {
-        await configuration.api.provideApi({ visibility: ApiVisibility.PUBLIC, security: ApiSecurity.UNSECURE, endpoints: [new ProbeEndpoint(this), new ReadbackEndpoint(this)] });
+        await configuration.api.provideApi({
+            visibility: ApiVisibility.PUBLIC,
+            security: ApiSecurity.UNSECURE,
+            endpoints: [new ProbeEndpoint(this), new ReadbackEndpoint(this)],
+        });
     }
 }

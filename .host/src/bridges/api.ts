@@ -14,7 +14,10 @@ export class HostApiBridge extends ApiBridge {
     readonly appRouters = new Map<string, IRouter>();
     readonly server = express.Router();
 
-    constructor(private readonly ctx: HostContext, private readonly authenticate: Authenticate) {
+    constructor(
+        private readonly ctx: HostContext,
+        private readonly authenticate: Authenticate,
+    ) {
         super();
         this.server.use('/api/apps/private/:appId/:hash', express.urlencoded({ extended: false }), express.json());
         this.server.use('/api/apps/public/:appId', express.urlencoded({ extended: false }), express.json());
@@ -53,7 +56,13 @@ export class HostApiBridge extends ApiBridge {
         });
     }
 
-    private async execute(appId: string, path: string, req: Request & { _privateHash?: string }, user: Record<string, unknown> | undefined, res: Response): Promise<void> {
+    private async execute(
+        appId: string,
+        path: string,
+        req: Request & { _privateHash?: string },
+        user: Record<string, unknown> | undefined,
+        res: Response,
+    ): Promise<void> {
         const request: IApiRequest = {
             method: req.method.toLowerCase() as RequestMethod,
             headers: req.headers as Record<string, string>,

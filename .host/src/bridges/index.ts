@@ -70,32 +70,88 @@ export class HostBridges extends AppBridges {
         };
     }
 
-    getCommandBridge() { return this.b.command; }
-    getContactBridge() { return this.b.contact; }
-    getApiBridge() { return this.api; }
-    getAppDetailChangesBridge() { return this.b.details; }
-    getEnvironmentalVariableBridge() { return this.b.env; }
-    getHttpBridge() { return this.b.http; }
-    getListenerBridge() { return listenerBridge; }
-    getLivechatBridge() { return this.b.livechat; }
-    getMessageBridge() { return this.b.message; }
-    getPersistenceBridge() { return this.b.persistence; }
-    getAppActivationBridge() { return this.b.activation; }
-    getRoomBridge() { return this.b.room; }
-    getInternalBridge() { return this.b.internal; }
-    getInternalFederationBridge() { return this.b.federation; }
-    getServerSettingBridge() { return this.b.settings; }
-    getUploadBridge() { return this.b.upload; }
-    getEmailBridge() { return this.b.email; }
-    getUserBridge() { return this.b.user; }
-    getUiInteractionBridge() { return this.b.ui; }
-    getSchedulerBridge() { return this.scheduler; }
-    getCloudWorkspaceBridge() { return this.b.cloud; }
-    getVideoConferenceBridge() { return this.b.video; }
-    getOAuthAppsBridge() { return this.b.oauth; }
-    getModerationBridge() { return this.b.moderation; }
-    getThreadBridge() { return this.b.thread; }
-    getRoleBridge() { return this.b.role; }
-    getOutboundMessageBridge() { return this.b.outbound; }
-    getExperimentalBridge() { return this.b.experimental; }
+    getCommandBridge() {
+        return this.b.command;
+    }
+    getContactBridge() {
+        return this.b.contact;
+    }
+    getApiBridge() {
+        return this.api;
+    }
+    getAppDetailChangesBridge() {
+        return this.b.details;
+    }
+    getEnvironmentalVariableBridge() {
+        return this.b.env;
+    }
+    getHttpBridge() {
+        return this.b.http;
+    }
+    getListenerBridge() {
+        return listenerBridge;
+    }
+    getLivechatBridge() {
+        return this.b.livechat;
+    }
+    getMessageBridge() {
+        return this.b.message;
+    }
+    getPersistenceBridge() {
+        return this.b.persistence;
+    }
+    getAppActivationBridge() {
+        return this.b.activation;
+    }
+    getRoomBridge() {
+        return this.b.room;
+    }
+    getInternalBridge() {
+        return this.b.internal;
+    }
+    getInternalFederationBridge() {
+        return this.b.federation;
+    }
+    getServerSettingBridge() {
+        return this.b.settings;
+    }
+    getUploadBridge() {
+        return this.b.upload;
+    }
+    getEmailBridge() {
+        return this.b.email;
+    }
+    getUserBridge() {
+        return this.b.user;
+    }
+    getUiInteractionBridge() {
+        return this.b.ui;
+    }
+    getSchedulerBridge() {
+        return this.scheduler;
+    }
+    getCloudWorkspaceBridge() {
+        return this.b.cloud;
+    }
+    getVideoConferenceBridge() {
+        return this.b.video;
+    }
+    getOAuthAppsBridge() {
+        return this.b.oauth;
+    }
+    getModerationBridge() {
+        return this.b.moderation;
+    }
+    getThreadBridge() {
+        return this.b.thread;
+    }
+    getRoleBridge() {
+        return this.b.role;
+    }
+    getOutboundMessageBridge() {
+        return this.b.outbound;
+    }
+    getExperimentalBridge() {
+        return this.b.experimental;
+    }
 }

@@ -8,7 +8,10 @@ import type { Chat, MessageDoc, RoomDoc, VisitorDoc } from '../chat';
 import { randomId, type Doc } from '../store';
 
 export abstract class HostLivechatBridge extends LivechatBridge {
-    constructor(private readonly ctx: HostContext, private readonly chat: Chat) {
+    constructor(
+        private readonly ctx: HostContext,
+        private readonly chat: Chat,
+    ) {
         super();
     }
 
@@ -29,21 +32,30 @@ export abstract class HostLivechatBridge extends LivechatBridge {
     }
 
     protected async findVisitorByEmail(email: string): Promise<IVisitor | undefined> {
-        const doc = this.ctx.store.findOne<VisitorDoc>('visitors', (v) => Array.isArray(v.visitorEmails) && v.visitorEmails.some((e: { address: string }) => e.address === email));
+        const doc = this.ctx.store.findOne<VisitorDoc>(
+            'visitors',
+            (v) => Array.isArray(v.visitorEmails) && v.visitorEmails.some((e: { address: string }) => e.address === email),
+        );
         return (await this.ctx.conv.visitor(doc)) as IVisitor | undefined;
     }
 
     protected async createVisitor(visitor: IVisitor): Promise<string> {
-        return this.chat.registerVisitor({ token: visitor.token, name: visitor.name, username: visitor.username, department: visitor.department })._id;
+        return this.chat.registerVisitor({ token: visitor.token, name: visitor.name, username: visitor.username, department: visitor.department })
+            ._id;
     }
 
     protected async createAndReturnVisitor(visitor: IVisitor): Promise<IVisitor | undefined> {
-        return (await this.ctx.conv.visitor(this.chat.registerVisitor({ token: visitor.token, name: visitor.name, username: visitor.username, department: visitor.department }))) as IVisitor;
+        return (await this.ctx.conv.visitor(
+            this.chat.registerVisitor({ token: visitor.token, name: visitor.name, username: visitor.username, department: visitor.department }),
+        )) as IVisitor;
     }
 
     /** Open rooms of the visitor (optionally of one department), as Rocket.Chat. */
     protected async findRooms(visitor: IVisitor, departmentId: string | null): Promise<Array<ILivechatRoom>> {
-        const rooms = this.ctx.store.find<RoomDoc>('rooms', (r) => r.t === 'l' && r.open === true && r.v?.token === visitor.token && (!departmentId || r.departmentId === departmentId));
+        const rooms = this.ctx.store.find<RoomDoc>(
+            'rooms',
+            (r) => r.t === 'l' && r.open === true && r.v?.token === visitor.token && (!departmentId || r.departmentId === departmentId),
+        );
         return (await Promise.all(rooms.map((r) => this.ctx.conv.room(r)))) as ILivechatRoom[];
     }
 
@@ -58,13 +70,16 @@ export abstract class HostLivechatBridge extends LivechatBridge {
     protected async closeRoom(room: ILivechatRoom, comment: string, closer: IUser | undefined): Promise<boolean> {
         const doc = this.ctx.store.get<RoomDoc>('rooms', room.id);
         if (!doc || !doc.open) return false;
-        const by = closer ? { type: 'user' as const, _id: closer.id, username: closer.username } : { type: 'visitor' as const, _id: doc.v!._id, username: doc.v!.username };
+        const by = closer
+            ? { type: 'user' as const, _id: closer.id, username: closer.username }
+            : { type: 'visitor' as const, _id: doc.v!._id, username: doc.v!.username };
         this.chat.closeRoom(doc, by, comment);
         return true;
     }
 
     protected async findDepartmentByIdOrName(value: string): Promise<IDepartment | undefined> {
-        return (await this.ctx.conv.department(this.ctx.store.findOne('departments', (d: Doc) => d._id === value || d.name === value))) as IDepartment | undefined;
+        return (await this.ctx.conv.department(this.ctx.store.findOne('departments', (d: Doc) => d._id === value || d.name === value))) as
+            IDepartment | undefined;
     }
 
     protected async findDepartmentsEnabledWithAgents(): Promise<Array<IDepartment>> {
@@ -75,8 +90,18 @@ export abstract class HostLivechatBridge extends LivechatBridge {
     protected async createMessage(message: ILivechatMessage): Promise<string> {
         const visitor = message.visitor ? this.chat.visitorByToken(message.visitor.token) : undefined;
         const now = new Date();
-        const u = visitor ? { _id: visitor._id, username: visitor.username, name: visitor.name } : { _id: message.sender!.id, username: message.sender!.username, name: message.sender!.name };
-        const doc: MessageDoc = { _id: message.id ?? randomId(), rid: message.room.id, msg: message.text ?? '', ts: now, _updatedAt: now, u, ...(visitor && { token: visitor.token }) };
+        const u = visitor
+            ? { _id: visitor._id, username: visitor.username, name: visitor.name }
+            : { _id: message.sender!.id, username: message.sender!.username, name: message.sender!.name };
+        const doc: MessageDoc = {
+            _id: message.id ?? randomId(),
+            rid: message.room.id,
+            msg: message.text ?? '',
+            ts: now,
+            _updatedAt: now,
+            u,
+            ...(visitor && { token: visitor.token }),
+        };
         return this.chat.sendMessage(doc)._id;
     }
 

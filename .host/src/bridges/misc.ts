@@ -58,7 +58,11 @@ export class HostFederationBridge implements IInternalFederationBridge {
     private keys(): { privateKey: string; publicKey: string } {
         let pair = this.ctx.store.get<{ _id: string; privateKey: string; publicKey: string }>('kv', 'federation-keys');
         if (!pair) {
-            const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048, publicKeyEncoding: { type: 'spki', format: 'pem' }, privateKeyEncoding: { type: 'pkcs8', format: 'pem' } });
+            const { privateKey, publicKey } = generateKeyPairSync('rsa', {
+                modulusLength: 2048,
+                publicKeyEncoding: { type: 'spki', format: 'pem' },
+                privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+            });
             pair = this.ctx.store.put('kv', { _id: 'federation-keys', privateKey, publicKey });
         }
         return pair;

@@ -6,7 +6,11 @@ import type { HostContext } from '../context';
 // Records arrive from the Deno runtime as plain {model, id} objects, not class instances.
 type Assoc = RocketChatAssociationRecord | { model: string; id: string };
 const keys = (associations: Array<Assoc>): string[] =>
-    associations.map((a) => ('getModel' in a && typeof a.getModel === 'function' ? `${a.getModel()}:${a.getID()}` : `${(a as { model: string }).model}:${(a as { id: string }).id}`));
+    associations.map((a) =>
+        'getModel' in a && typeof a.getModel === 'function'
+            ? `${a.getModel()}:${a.getID()}`
+            : `${(a as { model: string }).model}:${(a as { id: string }).id}`,
+    );
 
 export class HostPersistenceBridge extends PersistenceBridge {
     constructor(private readonly ctx: HostContext) {
@@ -32,7 +36,9 @@ export class HostPersistenceBridge extends PersistenceBridge {
     }
 
     protected async readByAssociations(associations: Array<RocketChatAssociationRecord>, appId: string): Promise<Array<object>> {
-        return this.ctx.store.persistenceIdsByAssociations(appId, keys(associations)).map((id) => this.ctx.store.persistenceRead(appId, id) as object);
+        return this.ctx.store
+            .persistenceIdsByAssociations(appId, keys(associations))
+            .map((id) => this.ctx.store.persistenceRead(appId, id) as object);
     }
 
     protected async remove(id: string, appId: string): Promise<object | undefined> {
@@ -56,7 +62,12 @@ export class HostPersistenceBridge extends PersistenceBridge {
         return this.ctx.store.persistenceCreate(appId, data, [], id);
     }
 
-    protected async updateByAssociations(associations: Array<RocketChatAssociationRecord>, data: object, upsert: boolean, appId: string): Promise<string> {
+    protected async updateByAssociations(
+        associations: Array<RocketChatAssociationRecord>,
+        data: object,
+        upsert: boolean,
+        appId: string,
+    ): Promise<string> {
         const ids = this.ctx.store.persistenceIdsByAssociations(appId, keys(associations));
         if (ids.length === 0) {
             if (!upsert) throw new Error('No record with those associations to update');

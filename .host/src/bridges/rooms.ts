@@ -9,7 +9,10 @@ import type { Chat, MessageDoc, RoomDoc } from '../chat';
 import { randomId, type Doc } from '../store';
 
 export abstract class HostRoomBridge extends RoomBridge {
-    constructor(private readonly ctx: HostContext, private readonly chat: Chat) {
+    constructor(
+        private readonly ctx: HostContext,
+        private readonly chat: Chat,
+    ) {
         super();
     }
 
@@ -37,7 +40,13 @@ export abstract class HostRoomBridge extends RoomBridge {
     /** As Rocket.Chat: visible, non-system messages; sort only by createdAt; threads unless excluded. */
     protected async getMessages(roomId: string, options: GetMessagesOptions): Promise<IMessageRaw[]> {
         const ascending = (options.sort?.createdAt ?? 'asc') === 'asc';
-        const docs = this.chat.roomMessages(roomId, { limit: options.limit, skip: options.skip, ascending, includeSystem: false, includeThreads: options.showThreadMessages });
+        const docs = this.chat.roomMessages(roomId, {
+            limit: options.limit,
+            skip: options.skip,
+            ascending,
+            includeSystem: false,
+            includeThreads: options.showThreadMessages,
+        });
         return (await Promise.all(docs.map((d) => this.ctx.conv.messageRaw(d)))) as IMessageRaw[];
     }
 
@@ -51,14 +60,23 @@ export abstract class HostRoomBridge extends RoomBridge {
 }
 
 export abstract class HostMessageBridge extends MessageBridge {
-    constructor(private readonly ctx: HostContext, private readonly chat: Chat) {
+    constructor(
+        private readonly ctx: HostContext,
+        private readonly chat: Chat,
+    ) {
         super();
     }
 
     /** An app-shaped IMessage → Rocket.Chat document (convertAppMessage). */
     toDoc(message: IMessage, partial = false): Partial<MessageDoc> {
         const senderDoc = message.sender?.id ? this.ctx.store.get('users', message.sender.id) : undefined;
-        const u = message.sender ? { _id: message.sender.id, username: (senderDoc?.username ?? message.sender.username) as string, name: (senderDoc?.name ?? message.sender.name) as string } : undefined;
+        const u = message.sender
+            ? {
+                  _id: message.sender.id,
+                  username: (senderDoc?.username ?? message.sender.username) as string,
+                  name: (senderDoc?.name ?? message.sender.name) as string,
+              }
+            : undefined;
         const doc: Record<string, unknown> = {
             _id: message.id ?? (partial ? undefined : randomId()),
             rid: message.room?.id,
@@ -97,7 +115,12 @@ export abstract class HostMessageBridge extends MessageBridge {
         if (!editor) throw new Error('Invalid editor assigned to the message for the update.');
         const { _id, ...changes } = this.toDoc(message, true);
         const now = new Date();
-        this.ctx.store.update('messages', message.id, { ...changes, editedAt: now, editedBy: { _id: editor._id, username: editor.username }, _updatedAt: now });
+        this.ctx.store.update('messages', message.id, {
+            ...changes,
+            editedAt: now,
+            editedBy: { _id: editor._id, username: editor.username },
+            _updatedAt: now,
+        });
     }
 
     protected async getById(messageId: string): Promise<IMessage> {

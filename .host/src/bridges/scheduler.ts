@@ -37,16 +37,28 @@ export class HostSchedulerBridge extends SchedulerBridge {
             this.processors.set(p.id, { appId, fn: p.processor as unknown as Processor });
             const s = p.startupSetting;
             if (s?.type === 'onetime') await this.scheduleOnce({ id: p.id, when: s.when, data: s.data });
-            if (s?.type === 'recurring') await this.scheduleRecurring({ id: p.id, interval: s.interval, skipImmediate: s.skipImmediate, data: s.data });
+            if (s?.type === 'recurring')
+                await this.scheduleRecurring({ id: p.id, interval: s.interval, skipImmediate: s.skipImmediate, data: s.data });
         }
         return processors.map((p) => p.id);
     }
 
     protected async scheduleOnce(job: IOnetimeSchedule): Promise<void | string> {
         const appId = this.processors.get(job.id)?.appId ?? '';
-        const at = job.when instanceof Date ? job.when.getTime() : /^\d{4}-/.test(String(job.when)) ? Date.parse(String(job.when)) : Date.now() + parseIntervalMs(job.when);
+        const at =
+            job.when instanceof Date
+                ? job.when.getTime()
+                : /^\d{4}-/.test(String(job.when))
+                  ? Date.parse(String(job.when))
+                  : Date.now() + parseIntervalMs(job.when);
         this.cancel(job.id);
-        const timer = setTimeout(() => { this.timers.delete(job.id); this.run(job.id, job.data); }, Math.max(0, at - Date.now()));
+        const timer = setTimeout(
+            () => {
+                this.timers.delete(job.id);
+                this.run(job.id, job.data);
+            },
+            Math.max(0, at - Date.now()),
+        );
         timer.unref();
         this.timers.set(job.id, { appId, timer });
         return job.id;
@@ -65,7 +77,11 @@ export class HostSchedulerBridge extends SchedulerBridge {
 
     private cancel(jobId: string): void {
         const t = this.timers.get(jobId);
-        if (t) { clearTimeout(t.timer); clearInterval(t.timer); this.timers.delete(jobId); }
+        if (t) {
+            clearTimeout(t.timer);
+            clearInterval(t.timer);
+            this.timers.delete(jobId);
+        }
     }
 
     protected async cancelJob(jobId: string): Promise<void> {

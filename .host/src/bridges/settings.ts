@@ -6,7 +6,14 @@ import type { HostContext } from '../context';
 import type { Doc } from '../store';
 
 type SettingType = 'boolean' | 'int' | 'string' | 'select' | 'code';
-interface SettingDoc extends Doc { value: unknown; packageValue: unknown; type: SettingType; public: boolean; _updatedAt: Date; ts: Date }
+interface SettingDoc extends Doc {
+    value: unknown;
+    packageValue: unknown;
+    type: SettingType;
+    public: boolean;
+    _updatedAt: Date;
+    ts: Date;
+}
 
 /** Rocket.Chat's defaults (apps/meteor/server/settings/*.ts) for the settings this project touches. */
 export const SERVER_SETTING_DEFAULTS: Record<string, { value: unknown; type: SettingType; public?: boolean }> = {
@@ -37,11 +44,27 @@ export class ServerSettings {
         const now = new Date();
         for (const [id, def] of Object.entries(SERVER_SETTING_DEFAULTS)) {
             if (!this.ctx.store.get('settings', id)) {
-                this.ctx.store.put<SettingDoc>('settings', { _id: id, value: def.value, packageValue: def.value, type: def.type, public: !!def.public, ts: now, _updatedAt: now });
+                this.ctx.store.put<SettingDoc>('settings', {
+                    _id: id,
+                    value: def.value,
+                    packageValue: def.value,
+                    type: def.type,
+                    public: !!def.public,
+                    ts: now,
+                    _updatedAt: now,
+                });
             }
         }
         const site = this.ctx.store.get<SettingDoc>('settings', 'Site_Url');
-        this.ctx.store.put<SettingDoc>('settings', { _id: 'Site_Url', value: this.ctx.siteUrl(), packageValue: 'http://localhost:3000', type: 'string', public: true, ts: site?.ts ?? now, _updatedAt: now });
+        this.ctx.store.put<SettingDoc>('settings', {
+            _id: 'Site_Url',
+            value: this.ctx.siteUrl(),
+            packageValue: 'http://localhost:3000',
+            type: 'string',
+            public: true,
+            ts: site?.ts ?? now,
+            _updatedAt: now,
+        });
     }
 
     get<T = unknown>(id: string): T | undefined {
@@ -60,8 +83,15 @@ export class ServerSettings {
 
     toApp(doc: SettingDoc): ISetting {
         return {
-            id: doc._id, type: doc.type as ISetting['type'], packageValue: doc.packageValue, value: doc.value, public: doc.public,
-            required: false, i18nLabel: doc._id, createdAt: doc.ts, updatedAt: doc._updatedAt,
+            id: doc._id,
+            type: doc.type as ISetting['type'],
+            packageValue: doc.packageValue,
+            value: doc.value,
+            public: doc.public,
+            required: false,
+            i18nLabel: doc._id,
+            createdAt: doc.ts,
+            updatedAt: doc._updatedAt,
         } as ISetting;
     }
 
@@ -71,12 +101,18 @@ export class ServerSettings {
 }
 
 export class HostServerSettingBridge extends ServerSettingBridge {
-    constructor(private readonly ctx: HostContext, private readonly settings: ServerSettings) {
+    constructor(
+        private readonly ctx: HostContext,
+        private readonly settings: ServerSettings,
+    ) {
         super();
     }
 
     protected async getAll(): Promise<Array<ISetting>> {
-        return this.settings.all().filter((s) => !DISALLOWED.has(s._id)).map((s) => this.settings.toApp(s));
+        return this.settings
+            .all()
+            .filter((s) => !DISALLOWED.has(s._id))
+            .map((s) => this.settings.toApp(s));
     }
 
     protected async getOneById(id: string): Promise<ISetting> {

@@ -15,10 +15,23 @@ import type { ServerSettings } from './settings';
 import { determineFileType, isValidContentType } from '../filetype';
 import { randomId, type Doc } from '../store';
 
-export interface UploadDoc extends Doc { name: string; size: number; type: string; rid: string; visitorToken?: string; userId?: string; description?: string; identify?: { format?: string; size?: { width: number; height: number } } }
+export interface UploadDoc extends Doc {
+    name: string;
+    size: number;
+    type: string;
+    rid: string;
+    visitorToken?: string;
+    userId?: string;
+    description?: string;
+    identify?: { format?: string; size?: { width: number; height: number } };
+}
 
 export abstract class HostUploadBridge extends UploadBridge {
-    constructor(private readonly ctx: HostContext, private readonly chat: Chat, private readonly settings: ServerSettings) {
+    constructor(
+        private readonly ctx: HostContext,
+        private readonly chat: Chat,
+        private readonly settings: ServerSettings,
+    ) {
         super();
     }
 
@@ -50,11 +63,18 @@ export abstract class HostUploadBridge extends UploadBridge {
     /** FileUpload.validateFileUpload: room access by visitor token (open room), FileUpload_Enabled, size, type lists. */
     validateFileUpload(file: { rid: string; size: number; type: string; visitorToken?: string }): void {
         const room = this.ctx.store.get<RoomDoc>('rooms', file.rid);
-        if (!room || room.t !== 'l' || room.v?.token !== file.visitorToken || room.open !== true) throw new Error('error-not-allowed: Not allowed to upload into this room');
+        if (!room || room.t !== 'l' || room.v?.token !== file.visitorToken || room.open !== true)
+            throw new Error('error-not-allowed: Not allowed to upload into this room');
         if (!this.settings.get<boolean>('FileUpload_Enabled')) throw new Error('error-file-upload-disabled: File upload is disabled');
         const maxFileSize = Number(this.settings.get('FileUpload_MaxFileSize'));
         if (maxFileSize > -1 && file.size > maxFileSize) throw new Error(`error-file-too-large: File exceeds allowed size of ${maxFileSize} bytes`);
-        if (!isValidContentType(file.type, this.settings.get('FileUpload_MediaTypeWhiteList') ?? '', this.settings.get('FileUpload_MediaTypeBlackList') ?? '')) {
+        if (
+            !isValidContentType(
+                file.type,
+                this.settings.get('FileUpload_MediaTypeWhiteList') ?? '',
+                this.settings.get('FileUpload_MediaTypeBlackList') ?? '',
+            )
+        ) {
             throw new Error('error-invalid-file-type: File type is not accepted');
         }
     }
@@ -72,7 +92,10 @@ export abstract class HostUploadBridge extends UploadBridge {
         }
     }
 
-    private async storeUpload(file: { name: string; size: number; type: string; rid: string; visitorToken?: string }, input: Buffer): Promise<UploadDoc> {
+    private async storeUpload(
+        file: { name: string; size: number; type: string; rid: string; visitorToken?: string },
+        input: Buffer,
+    ): Promise<UploadDoc> {
         const _id = randomId();
         let bytes = input;
         let identify: UploadDoc['identify'];
@@ -93,10 +116,25 @@ export abstract class HostUploadBridge extends UploadBridge {
         const now = new Date();
         const ext = path.extname(file.name).slice(1);
         const upload: UploadDoc = {
-            _id, name: file.name, size: bytes.length, type: file.type, rid: file.rid, ...(file.visitorToken && { visitorToken: file.visitorToken }),
-            store: 'GridFS:Uploads', extension: ext, complete: true, uploading: false, progress: 1, etag: createHash('md5').update(bytes).digest('hex').slice(0, 17),
-            path: `/ufs/GridFS:Uploads/${_id}/${encodeURI(file.name)}`, url: `${this.ctx.siteUrl()}/ufs/GridFS:Uploads/${_id}/${encodeURI(file.name)}`,
-            token: randomId(10), uploadedAt: now, _updatedAt: now, typeGroup: file.type.split('/')[0], ...(identify && { identify }),
+            _id,
+            name: file.name,
+            size: bytes.length,
+            type: file.type,
+            rid: file.rid,
+            ...(file.visitorToken && { visitorToken: file.visitorToken }),
+            store: 'GridFS:Uploads',
+            extension: ext,
+            complete: true,
+            uploading: false,
+            progress: 1,
+            etag: createHash('md5').update(bytes).digest('hex').slice(0, 17),
+            path: `/ufs/GridFS:Uploads/${_id}/${encodeURI(file.name)}`,
+            url: `${this.ctx.siteUrl()}/ufs/GridFS:Uploads/${_id}/${encodeURI(file.name)}`,
+            token: randomId(10),
+            uploadedAt: now,
+            _updatedAt: now,
+            typeGroup: file.type.split('/')[0],
+            ...(identify && { identify }),
         };
         this.ctx.store.writeBytes(_id, bytes);
         return this.ctx.store.put('uploads', upload);
@@ -107,12 +145,22 @@ export abstract class HostUploadBridge extends UploadBridge {
         const visitor = this.chat.visitorByToken(visitorToken);
         if (!visitor) throw new Error('error-invalid-visitor');
         const fileUrl = `/file-upload/${file._id}/${encodeURI(file.name)}`;
-        const attachment: Record<string, unknown> = { title: file.name, type: 'file', description: file.description, title_link: fileUrl, title_link_download: true };
+        const attachment: Record<string, unknown> = {
+            title: file.name,
+            type: 'file',
+            description: file.description,
+            title_link: fileUrl,
+            title_link_download: true,
+        };
         if (/^image\/.+/.test(file.type)) {
             Object.assign(attachment, { image_url: fileUrl, image_type: file.type, image_size: file.size });
             if (file.identify?.size) attachment.image_dimensions = file.identify.size;
             try {
-                const preview = await sharp(this.ctx.store.readBytes(file._id)).resize({ width: 32, height: 32, fit: 'inside' }).jpeg().blur().toBuffer();
+                const preview = await sharp(this.ctx.store.readBytes(file._id))
+                    .resize({ width: 32, height: 32, fit: 'inside' })
+                    .jpeg()
+                    .blur()
+                    .toBuffer();
                 attachment.image_preview = preview.toString('base64');
             } catch {
                 // core logs and posts without a preview when the image cannot be decoded
@@ -126,8 +174,17 @@ export abstract class HostUploadBridge extends UploadBridge {
         const now = new Date();
         const fileRef = { _id: file._id, name: file.name, type: file.type };
         return this.chat.sendMessage({
-            _id: randomId(), rid: file.rid, ts: now, _updatedAt: now, msg: '', file: fileRef, files: [fileRef], groupable: false, attachments: [attachment],
-            u: { _id: visitor._id, username: visitor.username, ...(visitor.name && { name: visitor.name }) }, token: visitorToken,
+            _id: randomId(),
+            rid: file.rid,
+            ts: now,
+            _updatedAt: now,
+            msg: '',
+            file: fileRef,
+            files: [fileRef],
+            groupable: false,
+            attachments: [attachment],
+            u: { _id: visitor._id, username: visitor.username, ...(visitor.name && { name: visitor.name }) },
+            token: visitorToken,
         });
     }
 }

@@ -28,8 +28,18 @@ export abstract class HostUserBridge extends UserBridge {
         const now = new Date();
         const _id = randomId();
         this.ctx.store.put('users', {
-            _id, username: data.username, name: data.name, roles: data.roles ?? ['bot'], type: data.type, appId, active: data.isEnabled ?? true,
-            status: data.status ?? 'online', statusConnection: 'online', createdAt: now, _updatedAt: now, emails: [],
+            _id,
+            username: data.username,
+            name: data.name,
+            roles: data.roles ?? ['bot'],
+            type: data.type,
+            appId,
+            active: data.isEnabled ?? true,
+            status: data.status ?? 'online',
+            statusConnection: 'online',
+            createdAt: now,
+            _updatedAt: now,
+            emails: [],
         });
         return _id;
     }
