@@ -36,6 +36,7 @@ const COMPLETION_STALE_MS = 60_000;
 const COMPLETION_WAIT_MS = 20_000;
 const COMPLETION_POLL_MS = 250;
 
+/** The sha256 of `bytes` as lower-case hex, as clients send it. */
 export function sha256Hex(bytes: Buffer | string): string {
     return createHash('sha256').update(bytes).digest('hex');
 }
