@@ -5,7 +5,8 @@ import type { IApiEndpointInfo, IApiRequest, IApiResponse } from '@rocket.chat/a
 import { answerError, asUploadError } from '../lib/errors';
 import { buildCorsHeaders } from '../lib/cors';
 import { readVisitorToken, summarizeRequestForLog } from '../lib/requests';
-import { readEffectiveConfig } from '../lib/services/config-service';
+import { readEffectiveConfig, readGateConfig } from '../lib/services/config-service';
+import type { EffectiveConfig } from '../lib/config';
 import type { Answer, UploadContext } from '../lib/services/uploads';
 
 export type Handler = (request: IApiRequest, ctx: UploadContext) => Promise<Answer>;
@@ -18,9 +19,9 @@ export type Handler = (request: IApiRequest, ctx: UploadContext) => Promise<Answ
 export abstract class UploadEndpoint extends ApiEndpoint {
     protected async handle(request: IApiRequest, read: IRead, modify: IModify, persis: IPersistence, handler: Handler): Promise<IApiResponse> {
         const logger = this.app.getLogger();
-        const resolved = await readEffectiveConfig(read);
-        resolved.problems.forEach((problem) => logger.error('setting ignored', problem));
-        const cors = buildCorsHeaders(headerOf(request, 'origin'), resolved.config.corsOrigins);
+        const gate = await readGateConfig(read);
+        gate.problems.forEach((problem) => logger.error('setting ignored', problem));
+        const cors = buildCorsHeaders(headerOf(request, 'origin'), gate.corsOrigins);
         const reply = (answer: Answer): IApiResponse => ({
             status: answer.status,
             headers: { ...cors, 'content-type': 'application/json' },
@@ -31,10 +32,16 @@ export abstract class UploadEndpoint extends ApiEndpoint {
             if (visitorToken === undefined) {
                 return reply(answerError('unauthorized'));
             }
-            if (!resolved.config.enabled) {
+            if (!gate.enabled) {
                 return reply(answerError('error-file-upload-disabled'));
             }
-            const ctx: UploadContext = { read, modify, persis, logger, config: resolved.config, visitorToken, nowMs: Date.now() };
+            let config: Promise<EffectiveConfig> | undefined;
+            const loadConfig = (): Promise<EffectiveConfig> =>
+                (config ??= readEffectiveConfig(read).then((resolved) => {
+                    resolved.problems.forEach((problem) => logger.error('setting ignored', problem));
+                    return resolved.config;
+                }));
+            const ctx: UploadContext = { read, modify, persis, logger, config: loadConfig, visitorToken, nowMs: Date.now() };
             return reply(await handler(request, ctx));
         } catch (e) {
             const known = asUploadError(e);
@@ -78,8 +85,8 @@ export abstract class UploadEndpoint extends ApiEndpoint {
 
     /** The CORS preflight: no token needed, nothing read but the allowed origins. */
     public async options(request: IApiRequest, _endpoint: IApiEndpointInfo, read: IRead): Promise<IApiResponse> {
-        const { config } = await readEffectiveConfig(read);
-        return { status: 204, headers: buildCorsHeaders(headerOf(request, 'origin'), config.corsOrigins) };
+        const { corsOrigins } = await readGateConfig(read);
+        return { status: 204, headers: buildCorsHeaders(headerOf(request, 'origin'), corsOrigins) };
     }
 }
 

@@ -33,6 +33,8 @@ export interface FakeWorld {
     files: StoredFile[];
     records: PersistedRecord[];
     logs: FakeLogEntry[];
+    /** Ids of the settings read, in order: each read is a round trip through the runtime. */
+    settingReads: string[];
     /** Makes the next uploadBuffer throw, as a scanning app's IPreFileUpload would. */
     rejectUploads?: string;
 }
@@ -60,6 +62,7 @@ export function createWorld(): FakeWorld {
         files: [],
         records: [],
         logs: [],
+        settingReads: [],
     };
 }
 
@@ -96,9 +99,15 @@ export function createAccessors(world: FakeWorld): { read: any; modify: any; per
     const read = {
         getPersistenceReader: () => persistenceReader,
         getEnvironmentReader: () => ({
-            getSettings: () => ({ getValueById: async (id: string) => world.appSettings[id] }),
+            getSettings: () => ({
+                getValueById: async (id: string) => {
+                    world.settingReads.push(id);
+                    return world.appSettings[id];
+                },
+            }),
             getServerSettings: () => ({
                 getValueById: async (id: string) => {
+                    world.settingReads.push(id);
                     if (!(id in world.serverSettings)) {
                         throw new Error(`no setting ${id}`);
                     }

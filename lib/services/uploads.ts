@@ -24,7 +24,8 @@ export interface UploadContext {
     modify: IModify;
     persis: IPersistence;
     logger: ILogger;
-    config: EffectiveConfig;
+    /** The full effective configuration, read on first use: a chunk that completes nothing never needs it. */
+    config(): Promise<EffectiveConfig>;
     visitorToken: string;
     nowMs: number;
 }
@@ -65,8 +66,9 @@ export function describeLimits(config: EffectiveConfig): Answer {
 /** `POST upload`: checks, stores and posts a small file in one request. */
 export async function uploadSingle(ctx: UploadContext, request: SingleUploadRequest): Promise<Answer> {
     const { room } = await authorizeVisitorRoom(ctx.read, ctx.visitorToken, request.rid);
-    const name = checkDeclaredFile({ name: request.file.name, size: request.file.bytes.length, type: request.file.type }, ctx.config);
-    const file = checkFileBytes(request.file.bytes, name, request.file.type, ctx.config);
+    const config = await ctx.config();
+    const name = checkDeclaredFile({ name: request.file.name, size: request.file.bytes.length, type: request.file.type }, config);
+    const file = checkFileBytes(request.file.bytes, name, request.file.type, config);
     const posted = await storeAndPost(ctx, room, file.name, file.bytes, request.description);
     ctx.logger.info('upload stored', { path: 'single', size: file.bytes.length, type: file.type, removedMetadata: file.removedMetadata });
     return { status: 200, content: { ...posted.message, success: true } };
@@ -75,11 +77,12 @@ export async function uploadSingle(ctx: UploadContext, request: SingleUploadRequ
 /** `POST uploads`: every check that needs no bytes, then a new session. */
 export async function createSession(ctx: UploadContext, request: CreateSessionRequest): Promise<Answer> {
     await authorizeVisitorRoom(ctx.read, ctx.visitorToken, request.rid);
-    const name = checkDeclaredFile({ name: request.name, size: request.size, type: request.type }, ctx.config);
+    const config = await ctx.config();
+    const name = checkDeclaredFile({ name: request.name, size: request.size, type: request.type }, config);
     const store = storeOf(ctx);
     const visitorKey = sha256Hex(ctx.visitorToken);
     const open = (await store.listByVisitor(visitorKey)).filter((s) => s.state !== 'done' && !isSessionExpired(s, ctx.nowMs));
-    checkVisitorQuota(open, request.size, ctx.config);
+    checkVisitorQuota(open, request.size, config);
     const session: UploadSession = {
         id: randomBytes(16).toString('hex'),
         rid: request.rid,
@@ -91,7 +94,7 @@ export async function createSession(ctx: UploadContext, request: CreateSessionRe
         description: request.description,
         chunkSizeBytes: CHUNK_SIZE_BYTES,
         createdAt: ctx.nowMs,
-        expiresAt: ctx.nowMs + ctx.config.sessionTtlMs,
+        expiresAt: ctx.nowMs + config.sessionTtlMs,
         state: 'open',
     };
     await store.create(session);
@@ -204,7 +207,7 @@ export async function completeSession(ctx: UploadContext, uploadId: string): Pro
         if (session.sha256 !== undefined && sha256Hex(bytes) !== session.sha256) {
             throw new UploadError('error-checksum-mismatch', { field: 'sha256' });
         }
-        const file = checkFileBytes(bytes, session.name, session.declaredType, ctx.config);
+        const file = checkFileBytes(bytes, session.name, session.declaredType, await ctx.config());
         const posted = await storeAndPost(ctx, room, file.name, file.bytes, session.description);
         const done: UploadSession = { ...session, state: 'done', messageId: String(posted.message._id) };
         await store.save(done);

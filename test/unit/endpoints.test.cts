@@ -266,6 +266,14 @@ describe('resumable upload', () => {
         expect(world.files[0].bytes.equals(bigPng)).toBe(true);
     });
 
+    it('reads only the four gate settings for a chunk that completes nothing', async () => {
+        const world = createWorld();
+        const { uploadId } = (await create(world, bigPng)).content;
+        world.settingReads = [];
+        await send(world, uploadId, bigPng, 0);
+        expect(world.settingReads.sort()).toEqual(['FileUpload_Enabled', 'Livechat_fileupload_enabled', SETTING.corsOrigins, SETTING.enabled].sort());
+    });
+
     it('refuses a chunk off a chunk boundary with 409 and the server offset', async () => {
         const world = createWorld();
         const { uploadId } = (await create(world, bigPng)).content;
