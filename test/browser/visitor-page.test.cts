@@ -3,7 +3,7 @@
 // host (real Apps-Engine runtime), the page served from another origin so every request is a CORS
 // request, files picked through the real file input. Screenshots land in test/output/ (git-ignored; under test/ the packager leaves them out of the zip).
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -11,11 +11,11 @@ import path from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page, type Request } from 'playwright-core';
 import sharp from 'sharp';
 
+import { type HostProcess, spawnHost, ZIP } from '../host-process.cjs';
+
 const ROOT = path.resolve(__dirname, '../..');
 const CHROMIUM = '/usr/bin/chromium';
 const SHOTS = path.join(ROOT, 'test', 'output');
-const appJson = JSON.parse(fs.readFileSync(path.join(ROOT, 'app.json'), 'utf8'));
-const ZIP = path.join(ROOT, 'dist', `${appJson.nameSlug}_${appJson.version}.zip`);
 
 // The words the page must show, from the client library's table (.client/src/errors.ts).
 const TYPE_NOT_ALLOWED = 'This type of file is not allowed here.';
@@ -39,8 +39,7 @@ interface ProgressEvent {
     totalBytes: number;
 }
 
-let host: ChildProcess | undefined;
-let hostLog = '';
+let host: HostProcess<HostInfo> | undefined;
 let info: HostInfo;
 let browser: Browser;
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'lcu-page-'));
@@ -54,52 +53,14 @@ function buildClientIfStale(): void {
     execFileSync(process.execPath, [path.join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', path.join(ROOT, '.client')], { stdio: 'inherit' });
 }
 
-/** Spawns the host as `npm start` would, with `--json`, and resolves to its ready line. */
-function startHost(): Promise<HostInfo> {
-    const args = [
-        path.join(ROOT, 'node_modules/tsx/dist/cli.mjs'),
-        '.host/src/main.ts',
-        '--memory',
-        '--json',
-        '--port',
-        '0',
-        '--no-package',
-        '--zip',
-        ZIP,
-        '--page-port',
-        '0',
-    ];
-    const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    host = child;
-    return new Promise((resolve, reject) => {
-        let stdout = '';
-        const timer = setTimeout(() => reject(new Error(`the host was not ready within 60 s:\n${hostLog}`)), 60_000);
-        child.stderr!.on('data', (d) => (hostLog = (hostLog + d).slice(-20_000)));
-        child.stdout!.on('data', (d) => {
-            stdout += d;
-            const newline = stdout.indexOf('\n');
-            if (newline < 0) return;
-            clearTimeout(timer);
-            resolve(JSON.parse(stdout.slice(0, newline)));
-        });
-        child.on('exit', (code) => {
-            clearTimeout(timer);
-            reject(new Error(`the host exited (${code}) before it was ready:\n${hostLog}`));
-        });
-    });
+/** The host as `npm start` runs it, with the visitor page on its own port (another origin). */
+async function startHost(): Promise<HostInfo> {
+    host = await spawnHost<HostInfo>(['--memory', '--page-port', '0']);
+    return host.line;
 }
 
 function stopHost(): Promise<void> {
-    const child = host;
-    if (!child || child.exitCode !== null) return Promise.resolve();
-    return new Promise((resolve) => {
-        const kill = setTimeout(() => child.kill('SIGKILL'), 10_000);
-        child.on('exit', () => {
-            clearTimeout(kill);
-            resolve();
-        });
-        child.kill('SIGTERM');
-    });
+    return host ? host.stop() : Promise.resolve();
 }
 
 /** A colourful photo-like image: a gradient under heavy noise, so it stays several MB. */

@@ -4,16 +4,17 @@
  * (with E2E_ADMIN_USER / E2E_ADMIN_PASSWORD; the app must be installed there). Every call uses
  * Rocket.Chat's own routes, so the same tests run against either.
  */
-import { type ChildProcess, spawn } from 'child_process';
 import { createHash, randomBytes } from 'crypto';
-import { appendFileSync, readFileSync } from 'fs';
+import { readFileSync } from 'fs';
 import { join } from 'path';
+
+import { spawnHost, ZIP } from '../host-process.cjs';
 
 const root = join(__dirname, '..', '..');
 const appJson = JSON.parse(readFileSync(join(root, 'app.json'), 'utf8'));
 export const APP_ID: string = appJson.id;
-export const ZIP = join(root, 'dist', `${appJson.nameSlug}_${appJson.version}.zip`);
 export const REMOTE_URL = process.env.E2E_URL;
+export { ZIP };
 
 export interface Target {
     url: string;
@@ -30,48 +31,6 @@ interface HostLine {
     adminPassword: string;
 }
 
-async function spawnHost(args: string[]): Promise<{ child: ChildProcess; line: HostLine }> {
-    const child = spawn(
-        join(root, 'node_modules', '.bin', 'tsx'),
-        [join(root, '.host', 'src', 'main.ts'), '--json', '--port', '0', '--no-package', '--zip', ZIP, ...args],
-        {
-            cwd: root,
-            stdio: ['ignore', 'pipe', 'pipe'],
-        },
-    );
-    let stderr = '';
-    child.stderr!.on('data', (d) => {
-        stderr += d;
-        if (process.env.E2E_HOST_LOG) {
-            appendFileSync(process.env.E2E_HOST_LOG, d);
-        }
-    });
-    const line = await new Promise<HostLine>((resolve, reject) => {
-        let stdout = '';
-        const timer = setTimeout(() => reject(new Error(`host not ready after 60 s:\n${stderr}`)), 60_000);
-        child.stdout!.on('data', (d) => {
-            stdout += d;
-            const newline = stdout.indexOf('\n');
-            if (newline >= 0) {
-                clearTimeout(timer);
-                resolve(JSON.parse(stdout.slice(0, newline)));
-            }
-        });
-        child.once('exit', (code) => reject(new Error(`host exited (${code}) before it was ready:\n${stderr}`)));
-    });
-    return { child, line };
-}
-
-function stopChild(child: ChildProcess): Promise<void> {
-    if (child.exitCode !== null) {
-        return Promise.resolve();
-    }
-    return new Promise((resolve) => {
-        child.once('exit', () => resolve());
-        child.kill('SIGTERM');
-    });
-}
-
 /** Starts the local host (in memory, or on `dataDir` to survive restarts), or points at E2E_URL. */
 export async function startTarget(options: { dataDir?: string } = {}): Promise<Target> {
     if (REMOTE_URL) {
@@ -85,16 +44,16 @@ export async function startTarget(options: { dataDir?: string } = {}): Promise<T
             },
         };
     }
-    const args = [...(options.dataDir ? ['--data', options.dataDir] : ['--memory']), ...(process.env.E2E_HOST_LOG ? ['--verbose'] : [])];
-    let { child, line } = await spawnHost(args);
+    const args = options.dataDir ? ['--data', options.dataDir] : ['--memory'];
+    let host = await spawnHost<HostLine>(args);
     const target: Target = {
-        url: line.url,
-        admin: { user: line.adminUser, password: line.adminPassword },
-        stop: () => stopChild(child),
+        url: host.line.url,
+        admin: { user: host.line.adminUser, password: host.line.adminPassword },
+        stop: () => host.stop(),
         restart: async () => {
-            await stopChild(child);
-            ({ child, line } = await spawnHost(args));
-            target.url = line.url;
+            await host.stop();
+            host = await spawnHost<HostLine>(args);
+            target.url = host.line.url;
         },
     };
     return target;
