@@ -37,8 +37,8 @@ export abstract class UploadEndpoint extends ApiEndpoint {
             }
             let config: Promise<EffectiveConfig> | undefined;
             const loadConfig = (): Promise<EffectiveConfig> =>
-                (config ??= readEffectiveConfig(read).then((resolved) => {
-                    resolved.problems.forEach((problem) => logger.error('setting ignored', problem));
+                (config ??= readEffectiveConfig(read, gate.values).then((resolved) => {
+                    resolved.problems.filter((p) => !gate.problems.includes(p)).forEach((problem) => logger.error('setting ignored', problem));
                     return resolved.config;
                 }));
             const ctx: UploadContext = { read, modify, persis, logger, config: loadConfig, visitorToken, nowMs: Date.now() };

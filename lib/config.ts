@@ -116,7 +116,7 @@ export function resolveConfig(app: Values, server: Values): ResolvedConfig {
     const problems: string[] = [];
     const appMaxBytes = readPositiveNumber(app, SETTING.maxFileSizeMb, DEFAULT_MAX_FILE_SIZE_MB, problems) * MIB;
     const serverMaxBytes = readServerMaxFileSize(server, problems);
-    const corsOrigins = typeof app[SETTING.corsOrigins] === 'string' ? parseTypeListKeepCase(app[SETTING.corsOrigins] as string) : ['*'];
+    const corsOrigins = typeof app[SETTING.corsOrigins] === 'string' ? parseOriginList(app[SETTING.corsOrigins] as string) : ['*'];
     const config: EffectiveConfig = {
         enabled:
             readBoolean(app, SETTING.enabled, true, problems) &&
@@ -138,7 +138,8 @@ export function resolveConfig(app: Values, server: Values): ResolvedConfig {
     return { config, problems };
 }
 
-function parseTypeListKeepCase(value: string): string[] {
+/** Splits the allowed origins setting; origins keep their case, lose a trailing slash. */
+function parseOriginList(value: string): string[] {
     return value
         .split(/[\s,]+/)
         .map((o) => o.trim().replace(/\/+$/, ''))

@@ -3,7 +3,7 @@ import { UploadError } from './errors';
 import { sanitizeFileName } from './filename';
 import { isContainerType, isMediaTypeAllowed, isSameFormat, normalizeMediaType } from './media-types';
 import { stripImageMetadata } from './metadata';
-import { isActiveContentType, mimeFromFileName, sniffFileType } from './sniff';
+import { isActiveContentType, mimeFromFileName, type SniffedType, sniffFileType } from './sniff';
 
 const OCTET_STREAM = 'application/octet-stream';
 
@@ -64,16 +64,15 @@ export function checkDeclaredFile(file: DeclaredFile, config: EffectiveConfig): 
 }
 
 /**
- * Decides the type a file really has from its bytes, its declared type and its extension.
+ * Decides the type a file really has from what its bytes are (`sniffed`), its declared type and its extension.
  * `off` trusts the client as core does; `standard` refuses a known format that disagrees with
  * what the client says; `strict` also refuses content of no recognised type.
  * Fails with `error-content-mismatch` or `error-content-unknown`.
  */
-export function determineFileType(bytes: Uint8Array, name: string, declaredType: string | undefined, config: EffectiveConfig): string {
+function determineFileType(sniffed: SniffedType | undefined, name: string, declaredType: string | undefined, config: EffectiveConfig): string {
     const declared = declaredType !== undefined ? normalizeMediaType(declaredType) : undefined;
     const byExtension = mimeFromFileName(name);
     const claims = [declared, byExtension].filter((t): t is string => t !== undefined && t !== OCTET_STREAM);
-    const sniffed = sniffFileType(bytes);
     if (config.contentCheck === 'off') {
         return claims[0] ?? sniffed?.mime ?? OCTET_STREAM;
     }
@@ -144,9 +143,9 @@ const KNOWN_BINARY = new Set([
  */
 export function checkFileBytes(bytes: Buffer, name: string, declaredType: string | undefined, config: EffectiveConfig): CheckedFile {
     checkSize(bytes.length, config);
-    const type = determineFileType(bytes, name, declaredType, config);
-    // Active content is refused for what it is, whatever else it is called.
     const sniffed = sniffFileType(bytes);
+    const type = determineFileType(sniffed, name, declaredType, config);
+    // Active content is refused for what it is, whatever else it is called.
     if (config.blockActiveContent && sniffed?.active) {
         throw new UploadError('error-type-not-allowed', { type: sniffed.mime });
     }

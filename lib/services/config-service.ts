@@ -18,33 +18,50 @@ async function readValues(ids: string[], read: (id: string) => Promise<unknown>)
     return values;
 }
 
-async function readSettings(read: IRead, appIds: string[], serverIds: string[]): Promise<ResolvedConfig> {
+/** Raw setting values by id, as read so far in one request. */
+export interface SettingValues {
+    app: Record<string, unknown>;
+    server: Record<string, unknown>;
+}
+
+/** Reads the ids not in `known` (each read is a round trip through the runtime) and adds them. */
+async function readSettingValues(read: IRead, appIds: string[], serverIds: string[], known: SettingValues): Promise<SettingValues> {
     const environment = read.getEnvironmentReader();
     const [app, server] = await Promise.all([
-        readValues(appIds, (id) => environment.getSettings().getValueById(id)),
-        readValues(serverIds, (id) => environment.getServerSettings().getValueById(id)),
+        readValues(
+            appIds.filter((id) => !(id in known.app)),
+            (id) => environment.getSettings().getValueById(id),
+        ),
+        readValues(
+            serverIds.filter((id) => !(id in known.server)),
+            (id) => environment.getServerSettings().getValueById(id),
+        ),
     ]);
-    return resolveConfig(app, server);
+    return { app: { ...known.app, ...app }, server: { ...known.server, ...server } };
 }
 
 /**
  * Reads the app's settings and the server's upload settings and combines them (see `resolveConfig`).
+ * Values already read in this request (`known`) are not read again.
  * Needs the `server-setting.read` permission for the server's.
  */
-export function readEffectiveConfig(read: IRead): Promise<ResolvedConfig> {
-    return readSettings(read, Object.values(SETTING), Object.values(SERVER_SETTING));
+export async function readEffectiveConfig(read: IRead, known: SettingValues = { app: {}, server: {} }): Promise<ResolvedConfig> {
+    const { app, server } = await readSettingValues(read, Object.values(SETTING), Object.values(SERVER_SETTING), known);
+    return resolveConfig(app, server);
 }
 
 /**
  * What every request needs before anything else: whether uploads are on and which origins may call.
- * Reads only those four settings (each read is a round trip through the runtime); the other fields
- * of the result are defaults and must not be used.
+ * Reads only those four settings; `values` hands them on to `readEffectiveConfig`.
  */
-export async function readGateConfig(read: IRead): Promise<{ enabled: boolean; corsOrigins: string[]; problems: string[] }> {
-    const { config, problems } = await readSettings(
+export async function readGateConfig(read: IRead): Promise<{ enabled: boolean; corsOrigins: string[]; problems: string[]; values: SettingValues }> {
+    const values = await readSettingValues(
         read,
         [SETTING.enabled, SETTING.corsOrigins],
         [SERVER_SETTING.fileUploadEnabled, SERVER_SETTING.livechatUploadEnabled],
+        { app: {}, server: {} },
     );
-    return { enabled: config.enabled, corsOrigins: config.corsOrigins, problems };
+    // Only the four gate settings are set here: the other fields of this config are defaults, unused.
+    const { config, problems } = resolveConfig(values.app, values.server);
+    return { enabled: config.enabled, corsOrigins: config.corsOrigins, problems, values };
 }

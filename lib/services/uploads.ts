@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'crypto';
 
 import type { ILogger, IModify, IPersistence, IRead } from '@rocket.chat/apps-engine/definition/accessors';
+import type { ILivechatRoom } from '@rocket.chat/apps-engine/definition/livechat';
 
 import { type EffectiveConfig } from '../config';
 import { UploadError } from '../errors';
@@ -14,7 +15,7 @@ import {
     type SingleUploadRequest,
 } from '../requests';
 import { checkVisitorQuota, contiguousOffset, countChunks, decideChunk, isSessionComplete, isSessionExpired, type UploadSession } from '../session';
-import { postFile, readPostedMessage, StoreRejectedError } from './file-poster';
+import { postFile, type PostedFile, readPostedMessage, StoreRejectedError } from './file-poster';
 import { SessionStore } from './session-store';
 import { authorizeVisitorRoom } from './visitor-access';
 
@@ -245,11 +246,11 @@ async function finishedAnswer(ctx: UploadContext, session: UploadSession): Promi
 
 async function storeAndPost(
     ctx: UploadContext,
-    room: Parameters<typeof postFile>[2]['room'],
+    room: ILivechatRoom,
     name: string,
     bytes: Buffer,
     description: string | undefined,
-): Promise<Awaited<ReturnType<typeof postFile>>> {
+): Promise<PostedFile> {
     try {
         return await postFile(ctx.read, ctx.modify, { room, visitorToken: ctx.visitorToken, name, bytes, description });
     } catch (e) {

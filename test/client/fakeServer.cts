@@ -7,15 +7,10 @@ import { createHash } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-export interface FakeLimits {
-    maxFileSizeBytes: number;
-    singleRequestMaxBytes: number;
-    chunkSizeBytes: number;
-    maxParallelChunks: number;
-    sessionTtlMs: number;
-    allowedTypes: string[];
-    blockedTypes: string[];
-}
+import type { UploadLimits } from '../../.client/src/index';
+
+/** The fake answers `GET limits` with the same shape the client reads. */
+export type FakeLimits = UploadLimits;
 
 export interface RecordedRequest {
     method: string;
