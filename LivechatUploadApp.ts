@@ -8,7 +8,7 @@ import { CompleteUploadEndpoint } from './endpoints/complete-endpoint';
 import { LimitsEndpoint } from './endpoints/limits-endpoint';
 import { UploadFileEndpoint } from './endpoints/upload-endpoint';
 import { UploadSessionsEndpoint } from './endpoints/uploads-endpoint';
-import { SETTINGS } from './lib/settings';
+import { APP_SETTING_DEFINITIONS } from './lib/settings';
 import { removeExpiredSessions } from './lib/services/uploads';
 
 /** How often expired upload sessions and their chunks are removed. */
@@ -20,7 +20,7 @@ export class LivechatUploadApp extends App {
     }
 
     protected async extendConfiguration(configuration: IConfigurationExtend, _environment: IEnvironmentRead): Promise<void> {
-        await Promise.all(SETTINGS.map((setting) => configuration.settings.provideSetting(setting)));
+        await Promise.all(APP_SETTING_DEFINITIONS.map((setting) => configuration.settings.provideSetting(setting)));
         await configuration.api.provideApi({
             visibility: ApiVisibility.PUBLIC,
             security: ApiSecurity.UNSECURE,

@@ -1,21 +1,13 @@
-import { type ContentCheck, SERVER_SETTING, SETTING } from './settings';
-
-const MIB = 1024 * 1024;
-
-/**
- * The largest file one `uploadBuffer` call carries through the Apps-Engine runtime inside its 30 s
- * call timeout with room to spare. The runtime JSON-stringifies every Buffer it sends to the host
- * (HOST.md §4). Measured with `npm run bench` on 2 cores (docs/PERFORMANCE.md): the runtime took at
- * most 30 MiB (≈18 s) and timed out at 40 MiB; completing a 16 MiB upload took 8.7–8.9 s, a 3.4×
- * margin for a slower or busier server, against 2.7× at 20 MiB.
- */
-export const ENGINE_SAFE_MAX_FILE_SIZE_BYTES = 16 * MIB;
-
-/** The app's own default limit, in MiB: the engine-safe one. */
-export const DEFAULT_MAX_FILE_SIZE_MB = ENGINE_SAFE_MAX_FILE_SIZE_BYTES / MIB;
-
-/** Rocket.Chat's default `FileUpload_MaxFileSize`; core also falls back to it when the value is 0. */
-export const SERVER_DEFAULT_MAX_FILE_SIZE_BYTES = 104857600;
+import {
+    APP_SETTINGS,
+    type AppSettingKey,
+    BYTES_PER_MIB,
+    CONTENT_CHECKS,
+    type ContentCheck,
+    ENGINE_SAFE_MAX_FILE_SIZE_BYTES,
+    MS_PER_HOUR,
+    SERVER_SETTINGS,
+} from './settings';
 
 /** What every check uses: the app's settings and the server's combined. */
 export interface EffectiveConfig {
@@ -54,6 +46,15 @@ export function parseTypeList(value: unknown): string[] {
         .filter((t) => t.length > 0);
 }
 
+/** The keys of `settings` whose default is of type `T`. */
+type KeysOf<S extends Record<string, unknown>, T> = { [K in keyof S]: S[K] extends { packageValue: T } | { defaultValue: T } ? K : never }[keyof S];
+
+/** An app setting's value, or its default when unset. */
+function appValue(values: Values, key: AppSettingKey): unknown {
+    const value = values[APP_SETTINGS[key].id];
+    return value === undefined || value === null ? APP_SETTINGS[key].packageValue : value;
+}
+
 function readBoolean(values: Values, id: string, fallback: boolean, problems: string[]): boolean {
     const value = values[id];
     if (value === undefined || value === null) {
@@ -69,8 +70,16 @@ function readBoolean(values: Values, id: string, fallback: boolean, problems: st
     return fallback;
 }
 
-function readPositiveNumber(values: Values, id: string, fallback: number, problems: string[]): number {
-    const value = values[id];
+const readAppBoolean = (app: Values, key: KeysOf<typeof APP_SETTINGS, boolean>, problems: string[]): boolean =>
+    readBoolean(app, APP_SETTINGS[key].id, APP_SETTINGS[key].packageValue, problems);
+
+const readServerBoolean = (server: Values, key: KeysOf<typeof SERVER_SETTINGS, boolean>, problems: string[]): boolean =>
+    readBoolean(server, SERVER_SETTINGS[key].id, SERVER_SETTINGS[key].defaultValue, problems);
+
+/** A positive number setting of the app; an unusable value falls back to the default. */
+function readPositiveNumber(app: Values, key: KeysOf<typeof APP_SETTINGS, number>, problems: string[]): number {
+    const { id, packageValue: fallback } = APP_SETTINGS[key];
+    const value = app[id];
     if (value === undefined || value === null || value === '') {
         return fallback;
     }
@@ -83,29 +92,39 @@ function readPositiveNumber(values: Values, id: string, fallback: number, proble
 }
 
 function readServerMaxFileSize(server: Values, problems: string[]): number {
-    const raw = server[SERVER_SETTING.maxFileSize];
+    const { id, defaultValue } = SERVER_SETTINGS.maxFileSizeBytes;
+    const raw = server[id];
     const n = typeof raw === 'number' ? raw : Number(raw);
+    // core also falls back to its default when the value is 0
     if (raw === undefined || raw === null || raw === '' || n === 0) {
-        return SERVER_DEFAULT_MAX_FILE_SIZE_BYTES;
+        return defaultValue;
     }
     if (!Number.isFinite(n) || n < -1) {
-        problems.push(`${SERVER_SETTING.maxFileSize}: unusable value ${JSON.stringify(raw)}, using the default`);
-        return SERVER_DEFAULT_MAX_FILE_SIZE_BYTES;
+        problems.push(`${id}: unusable value ${JSON.stringify(raw)}, using the default`);
+        return defaultValue;
     }
     // -1 means "no limit" in core (apps/meteor/app/livechat/imports/server/rest/upload.ts).
     return n === -1 ? Number.POSITIVE_INFINITY : n;
 }
 
-function readContentCheck(values: Values, problems: string[]): ContentCheck {
-    const value = values[SETTING.contentCheck];
+function readContentCheck(app: Values, problems: string[]): ContentCheck {
+    const { id, packageValue: fallback } = APP_SETTINGS.contentCheck;
+    const value = app[id];
     if (value === undefined || value === null || value === '') {
-        return 'standard';
+        return fallback;
     }
-    if (value === 'off' || value === 'standard' || value === 'strict') {
-        return value;
+    const known = CONTENT_CHECKS.find((check) => check === value);
+    if (known === undefined) {
+        problems.push(`${id}: unknown value ${JSON.stringify(value)}, using ${fallback}`);
+        return fallback;
     }
-    problems.push(`${SETTING.contentCheck}: unknown value ${JSON.stringify(value)}, using standard`);
-    return 'standard';
+    return known;
+}
+
+/** One of Rocket.Chat's media type lists, or core's default when the server gives none. */
+function readServerTypeList(server: Values, key: 'whiteList' | 'blackList'): string[] {
+    const { id, defaultValue } = SERVER_SETTINGS[key];
+    return parseTypeList(server[id] ?? defaultValue);
 }
 
 /**
@@ -114,25 +133,26 @@ function readContentCheck(values: Values, problems: string[]): ContentCheck {
  */
 export function resolveConfig(app: Values, server: Values): ResolvedConfig {
     const problems: string[] = [];
-    const appMaxBytes = readPositiveNumber(app, SETTING.maxFileSizeMb, DEFAULT_MAX_FILE_SIZE_MB, problems) * MIB;
+    const appMaxBytes = readPositiveNumber(app, 'maxFileSizeMb', problems) * BYTES_PER_MIB;
     const serverMaxBytes = readServerMaxFileSize(server, problems);
-    const corsOrigins = typeof app[SETTING.corsOrigins] === 'string' ? parseOriginList(app[SETTING.corsOrigins] as string) : ['*'];
+    const corsSetting = appValue(app, 'corsOrigins');
+    const corsOrigins = parseOriginList(typeof corsSetting === 'string' ? corsSetting : APP_SETTINGS.corsOrigins.packageValue);
     const config: EffectiveConfig = {
         enabled:
-            readBoolean(app, SETTING.enabled, true, problems) &&
-            readBoolean(server, SERVER_SETTING.fileUploadEnabled, true, problems) &&
-            readBoolean(server, SERVER_SETTING.livechatUploadEnabled, true, problems),
+            readAppBoolean(app, 'enabled', problems) &&
+            readServerBoolean(server, 'fileUploadEnabled', problems) &&
+            readServerBoolean(server, 'livechatUploadEnabled', problems),
         maxFileSizeBytes: Math.floor(Math.min(appMaxBytes, serverMaxBytes, ENGINE_SAFE_MAX_FILE_SIZE_BYTES)),
-        serverWhiteList: parseTypeList(server[SERVER_SETTING.whiteList]),
-        serverBlackList: parseTypeList(server[SERVER_SETTING.blackList] ?? 'image/svg+xml'),
-        allowedTypes: parseTypeList(app[SETTING.allowedTypes]),
-        blockedTypes: parseTypeList(app[SETTING.blockedTypes]),
-        blockActiveContent: readBoolean(app, SETTING.blockActiveContent, true, problems),
+        serverWhiteList: readServerTypeList(server, 'whiteList'),
+        serverBlackList: readServerTypeList(server, 'blackList'),
+        allowedTypes: parseTypeList(appValue(app, 'allowedTypes')),
+        blockedTypes: parseTypeList(appValue(app, 'blockedTypes')),
+        blockActiveContent: readAppBoolean(app, 'blockActiveContent', problems),
         contentCheck: readContentCheck(app, problems),
-        stripMetadata: readBoolean(app, SETTING.stripMetadata, true, problems),
-        sessionTtlMs: readPositiveNumber(app, SETTING.sessionTtlHours, 24, problems) * 3600 * 1000,
-        maxOpenSessions: Math.floor(readPositiveNumber(app, SETTING.maxOpenSessions, 5, problems)),
-        maxStagedBytes: readPositiveNumber(app, SETTING.maxStagedMb, 100, problems) * MIB,
+        stripMetadata: readAppBoolean(app, 'stripMetadata', problems),
+        sessionTtlMs: readPositiveNumber(app, 'sessionTtlHours', problems) * MS_PER_HOUR,
+        maxOpenSessions: Math.floor(readPositiveNumber(app, 'maxOpenSessions', problems)),
+        maxStagedBytes: readPositiveNumber(app, 'maxStagedMb', problems) * BYTES_PER_MIB,
         corsOrigins: corsOrigins.length > 0 ? corsOrigins : ['*'],
     };
     return { config, problems };

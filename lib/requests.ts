@@ -21,6 +21,7 @@ export const MAX_PARALLEL_CHUNKS = 4;
 export const DESCRIPTION_MAX_CHARS = 5000;
 
 const NAME_MAX_CHARS = 1024;
+const VISITOR_TOKEN_MAX_CHARS = 256;
 const TYPE_MAX_CHARS = 255;
 const ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 const SHA256_PATTERN = /^[0-9a-fA-F]{64}$/;
@@ -190,7 +191,7 @@ export function parseUploadIdQuery(query: unknown): { uploadId: string } {
 /** Reads the visitor token header; undefined when absent or not a plausible token. */
 export function readVisitorToken(headers: Record<string, unknown> | undefined): string | undefined {
     const value = headers ? headers['x-visitor-token'] : undefined;
-    if (typeof value !== 'string' || value.length === 0 || value.length > 256) {
+    if (typeof value !== 'string' || value.length === 0 || value.length > VISITOR_TOKEN_MAX_CHARS) {
         return undefined;
     }
     return value;

@@ -1,31 +1,23 @@
 import type { ISetting } from '@rocket.chat/apps-engine/definition/settings';
 import type { SettingType } from '@rocket.chat/apps-engine/definition/settings/SettingType';
 
-/** The app's own setting ids; the i18n keys are the same ids (`<id>_Description` for help text). */
-export const SETTING = {
-    enabled: 'livechat_upload_enabled',
-    maxFileSizeMb: 'livechat_upload_max_file_size_mb',
-    allowedTypes: 'livechat_upload_allowed_types',
-    blockedTypes: 'livechat_upload_blocked_types',
-    blockActiveContent: 'livechat_upload_block_active_content',
-    contentCheck: 'livechat_upload_content_check',
-    stripMetadata: 'livechat_upload_strip_metadata',
-    sessionTtlHours: 'livechat_upload_session_ttl_hours',
-    maxOpenSessions: 'livechat_upload_max_open_sessions',
-    maxStagedMb: 'livechat_upload_max_staged_mb',
-    corsOrigins: 'livechat_upload_cors_origins',
-} as const;
+/** The app's MB settings count MiB. */
+export const BYTES_PER_MIB = 1024 * 1024;
 
-/** Rocket.Chat's own settings the checks combine with the app's (HOST.md §3, core's defaults). */
-export const SERVER_SETTING = {
-    fileUploadEnabled: 'FileUpload_Enabled',
-    maxFileSize: 'FileUpload_MaxFileSize',
-    whiteList: 'FileUpload_MediaTypeWhiteList',
-    blackList: 'FileUpload_MediaTypeBlackList',
-    livechatUploadEnabled: 'Livechat_fileupload_enabled',
-} as const;
+export const MS_PER_HOUR = 60 * 60 * 1000;
 
-export type ContentCheck = 'off' | 'standard' | 'strict';
+/**
+ * The largest file one `uploadBuffer` call carries through the Apps-Engine runtime inside its 30 s
+ * call timeout with room to spare. The runtime JSON-stringifies every Buffer it sends to the host
+ * (docs/ROCKETCHAT.md, "The upload accessor's cost"). Measured with `npm run bench` on 2 cores
+ * (docs/PERFORMANCE.md): the runtime took at most 30 MiB (≈18 s) and timed out at 40 MiB; completing
+ * a 16 MiB upload took 8.7–8.9 s, a 3.4× margin for a slower or busier server, against 2.7× at 20 MiB.
+ * It caps every file whatever the settings say, and is the default of the app's own size setting.
+ */
+export const ENGINE_SAFE_MAX_FILE_SIZE_BYTES = 16 * BYTES_PER_MIB;
+
+export const CONTENT_CHECKS = ['off', 'standard', 'strict'] as const;
+export type ContentCheck = (typeof CONTENT_CHECKS)[number];
 
 // `SettingType` is an enum in the engine; lib/ imports engine types only, so its string values are
 // spelled here (the engine compares the strings).
@@ -34,36 +26,72 @@ const NUMBER = 'int' as SettingType;
 const STRING = 'string' as SettingType;
 const SELECT = 'select' as SettingType;
 
-function setting(id: string, type: SettingType, packageValue: unknown, extra: Partial<ISetting> = {}): ISetting {
-    return {
-        id,
-        type,
-        packageValue,
-        required: false,
-        public: false,
-        i18nLabel: id,
-        i18nDescription: `${id}_Description`,
-        ...extra,
-    };
+interface AppSetting<T> {
+    /** Stored with the admin's value and used as the i18n key: never change an id. */
+    id: string;
+    type: SettingType;
+    /** The default, used too when the admin's value is unusable. */
+    packageValue: T;
+    /** The choices of a select setting, each labelled by the i18n key `<id>_<value>`. */
+    values?: readonly string[];
 }
 
-/** Every setting the app provides, in the order the admin sees them. */
-export const SETTINGS: ISetting[] = [
-    setting(SETTING.enabled, BOOLEAN, true),
-    setting(SETTING.maxFileSizeMb, NUMBER, 16),
-    setting(SETTING.allowedTypes, STRING, ''),
-    setting(SETTING.blockedTypes, STRING, ''),
-    setting(SETTING.blockActiveContent, BOOLEAN, true),
-    setting(SETTING.contentCheck, SELECT, 'standard', {
-        values: [
-            { key: 'off', i18nLabel: `${SETTING.contentCheck}_off` },
-            { key: 'standard', i18nLabel: `${SETTING.contentCheck}_standard` },
-            { key: 'strict', i18nLabel: `${SETTING.contentCheck}_strict` },
-        ],
-    }),
-    setting(SETTING.stripMetadata, BOOLEAN, true),
-    setting(SETTING.sessionTtlHours, NUMBER, 24),
-    setting(SETTING.maxOpenSessions, NUMBER, 5),
-    setting(SETTING.maxStagedMb, NUMBER, 100),
-    setting(SETTING.corsOrigins, STRING, '*'),
-];
+const setting = <T extends boolean | number | string>(id: string, type: SettingType, packageValue: T): AppSetting<T> => ({ id, type, packageValue });
+
+/**
+ * Every setting the app provides, in the order the admin sees them: its id, type and default. The
+ * id is also the i18n key of its label (`<id>_Description` for the help text). Adding a setting is
+ * one line here, its strings in `i18n/en.json` and a row in the README's settings table (both
+ * checked by test/unit/docs.test.cts), and reading it in `resolveConfig`.
+ */
+export const APP_SETTINGS = {
+    enabled: setting('livechat_upload_enabled', BOOLEAN, true),
+    maxFileSizeMb: setting('livechat_upload_max_file_size_mb', NUMBER, ENGINE_SAFE_MAX_FILE_SIZE_BYTES / BYTES_PER_MIB),
+    allowedTypes: setting('livechat_upload_allowed_types', STRING, ''),
+    blockedTypes: setting('livechat_upload_blocked_types', STRING, ''),
+    blockActiveContent: setting('livechat_upload_block_active_content', BOOLEAN, true),
+    contentCheck: { ...setting<ContentCheck>('livechat_upload_content_check', SELECT, 'standard'), values: CONTENT_CHECKS },
+    stripMetadata: setting('livechat_upload_strip_metadata', BOOLEAN, true),
+    sessionTtlHours: setting('livechat_upload_session_ttl_hours', NUMBER, 24),
+    maxOpenSessions: setting('livechat_upload_max_open_sessions', NUMBER, 5),
+    maxStagedMb: setting('livechat_upload_max_staged_mb', NUMBER, 100),
+    corsOrigins: setting('livechat_upload_cors_origins', STRING, '*'),
+};
+
+export type AppSettingKey = keyof typeof APP_SETTINGS;
+
+/**
+ * Rocket.Chat's own settings the checks combine with the app's, each with core's default, which
+ * is used when the server has no such setting or no value (docs/ROCKETCHAT.md, "Server settings").
+ */
+export const SERVER_SETTINGS = {
+    fileUploadEnabled: { id: 'FileUpload_Enabled', defaultValue: true },
+    maxFileSizeBytes: { id: 'FileUpload_MaxFileSize', defaultValue: 104857600 },
+    whiteList: { id: 'FileUpload_MediaTypeWhiteList', defaultValue: '' },
+    blackList: { id: 'FileUpload_MediaTypeBlackList', defaultValue: 'image/svg+xml' },
+    livechatUploadEnabled: { id: 'Livechat_fileupload_enabled', defaultValue: true },
+};
+
+export type ServerSettingKey = keyof typeof SERVER_SETTINGS;
+
+function mapIds<K extends string>(settings: Record<K, { id: string }>): Record<K, string> {
+    return Object.fromEntries(Object.entries<{ id: string }>(settings).map(([key, { id }]) => [key, id])) as Record<K, string>;
+}
+
+/** The app's setting ids by key, e.g. `APP_SETTING_IDS.enabled` is `livechat_upload_enabled`. */
+export const APP_SETTING_IDS = mapIds<AppSettingKey>(APP_SETTINGS);
+
+/** Rocket.Chat's setting ids by key, e.g. `SERVER_SETTING_IDS.maxFileSizeBytes` is `FileUpload_MaxFileSize`. */
+export const SERVER_SETTING_IDS = mapIds<ServerSettingKey>(SERVER_SETTINGS);
+
+/** The `ISetting` definitions the app provides to Rocket.Chat, built from `APP_SETTINGS`. */
+export const APP_SETTING_DEFINITIONS: ISetting[] = Object.values<AppSetting<unknown>>(APP_SETTINGS).map(({ id, type, packageValue, values }) => ({
+    id,
+    type,
+    packageValue,
+    required: false,
+    public: false,
+    i18nLabel: id,
+    i18nDescription: `${id}_Description`,
+    ...(values && { values: values.map((key) => ({ key, i18nLabel: `${id}_${key}` })) }),
+}));

@@ -1,7 +1,7 @@
 import type { IRead } from '@rocket.chat/apps-engine/definition/accessors';
 
 import { type ResolvedConfig, resolveConfig } from '../config';
-import { SERVER_SETTING, SETTING } from '../settings';
+import { APP_SETTING_IDS, SERVER_SETTING_IDS } from '../settings';
 
 async function readValues(ids: string[], read: (id: string) => Promise<unknown>): Promise<Record<string, unknown>> {
     const values: Record<string, unknown> = {};
@@ -46,7 +46,7 @@ async function readSettingValues(read: IRead, appIds: string[], serverIds: strin
  * Needs the `server-setting.read` permission for the server's.
  */
 export async function readEffectiveConfig(read: IRead, known: SettingValues = { app: {}, server: {} }): Promise<ResolvedConfig> {
-    const { app, server } = await readSettingValues(read, Object.values(SETTING), Object.values(SERVER_SETTING), known);
+    const { app, server } = await readSettingValues(read, Object.values(APP_SETTING_IDS), Object.values(SERVER_SETTING_IDS), known);
     return resolveConfig(app, server);
 }
 
@@ -57,8 +57,8 @@ export async function readEffectiveConfig(read: IRead, known: SettingValues = { 
 export async function readGateConfig(read: IRead): Promise<{ enabled: boolean; corsOrigins: string[]; problems: string[]; values: SettingValues }> {
     const values = await readSettingValues(
         read,
-        [SETTING.enabled, SETTING.corsOrigins],
-        [SERVER_SETTING.fileUploadEnabled, SERVER_SETTING.livechatUploadEnabled],
+        [APP_SETTING_IDS.enabled, APP_SETTING_IDS.corsOrigins],
+        [SERVER_SETTING_IDS.fileUploadEnabled, SERVER_SETTING_IDS.livechatUploadEnabled],
         { app: {}, server: {} },
     );
     // Only the four gate settings are set here: the other fields of this config are defaults, unused.

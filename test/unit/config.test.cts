@@ -1,25 +1,30 @@
 import { describe, expect, it } from '@jest/globals';
 
-import { ENGINE_SAFE_MAX_FILE_SIZE_BYTES, resolveConfig } from '../../lib/config';
+import { resolveConfig } from '../../lib/config';
 import { isMediaTypeAllowed } from '../../lib/media-types';
-import { SERVER_SETTING, SETTING } from '../../lib/settings';
+import { APP_SETTING_IDS, ENGINE_SAFE_MAX_FILE_SIZE_BYTES, SERVER_SETTING_IDS } from '../../lib/settings';
 
 const MIB = 1024 * 1024;
 
 describe('resolveConfig: the effective size limit', () => {
     it.each([
-        ['the server limit when it is the smallest', { [SERVER_SETTING.maxFileSize]: 1000 }, {}, 1000],
-        ["the app's limit when it is the smallest", { [SERVER_SETTING.maxFileSize]: 50 * MIB }, { [SETTING.maxFileSizeMb]: 2 }, 2 * MIB],
+        ['the server limit when it is the smallest', { [SERVER_SETTING_IDS.maxFileSizeBytes]: 1000 }, {}, 1000],
+        [
+            "the app's limit when it is the smallest",
+            { [SERVER_SETTING_IDS.maxFileSizeBytes]: 50 * MIB },
+            { [APP_SETTING_IDS.maxFileSizeMb]: 2 },
+            2 * MIB,
+        ],
         [
             'the engine-safe limit when the server has none (-1)',
-            { [SERVER_SETTING.maxFileSize]: -1 },
-            { [SETTING.maxFileSizeMb]: 500 },
+            { [SERVER_SETTING_IDS.maxFileSizeBytes]: -1 },
+            { [APP_SETTING_IDS.maxFileSizeMb]: 500 },
             ENGINE_SAFE_MAX_FILE_SIZE_BYTES,
         ],
         [
             "core's default when the server says 0",
-            { [SERVER_SETTING.maxFileSize]: 0 },
-            { [SETTING.maxFileSizeMb]: 500 },
+            { [SERVER_SETTING_IDS.maxFileSizeBytes]: 0 },
+            { [APP_SETTING_IDS.maxFileSizeMb]: 500 },
             ENGINE_SAFE_MAX_FILE_SIZE_BYTES,
         ],
     ])('takes %s', (_what, server, app, expected) => {
@@ -27,17 +32,17 @@ describe('resolveConfig: the effective size limit', () => {
     });
 
     it('reports a bad admin value as a problem and keeps the default', () => {
-        const { config, problems } = resolveConfig({ [SETTING.maxFileSizeMb]: -3, [SETTING.contentCheck]: 'paranoid' }, {});
+        const { config, problems } = resolveConfig({ [APP_SETTING_IDS.maxFileSizeMb]: -3, [APP_SETTING_IDS.contentCheck]: 'paranoid' }, {});
         expect(config.maxFileSizeBytes).toBe(ENGINE_SAFE_MAX_FILE_SIZE_BYTES);
         expect(config.contentCheck).toBe('standard');
         expect(problems).toHaveLength(2);
-        expect(problems[0]).toContain(SETTING.maxFileSizeMb);
+        expect(problems[0]).toContain(APP_SETTING_IDS.maxFileSizeMb);
     });
 
     it.each([
-        [SERVER_SETTING.fileUploadEnabled, 'server'],
-        [SERVER_SETTING.livechatUploadEnabled, 'server'],
-        [SETTING.enabled, 'app'],
+        [SERVER_SETTING_IDS.fileUploadEnabled, 'server'],
+        [SERVER_SETTING_IDS.livechatUploadEnabled, 'server'],
+        [APP_SETTING_IDS.enabled, 'app'],
     ])('is disabled when %s is false', (id, where) => {
         const values = { [id]: false };
         const { config } = where === 'app' ? resolveConfig(values, {}) : resolveConfig({}, values);
@@ -49,7 +54,7 @@ describe('resolveConfig: the effective size limit', () => {
     });
 
     it('splits allowed origins and drops trailing slashes', () => {
-        expect(resolveConfig({ [SETTING.corsOrigins]: 'https://a.example/, https://b.example' }, {}).config.corsOrigins).toEqual([
+        expect(resolveConfig({ [APP_SETTING_IDS.corsOrigins]: 'https://a.example/, https://b.example' }, {}).config.corsOrigins).toEqual([
             'https://a.example',
             'https://b.example',
         ]);

@@ -5,7 +5,7 @@ import { describe, expect, it } from '@jest/globals';
 
 import { LivechatUploadApp } from '../../LivechatUploadApp';
 import { ERRORS } from '../../lib/errors';
-import { SETTINGS } from '../../lib/settings';
+import { APP_SETTING_DEFINITIONS } from '../../lib/settings';
 
 const root = join(__dirname, '..', '..');
 const read = (path: string): string => readFileSync(join(root, path), 'utf8');
@@ -68,14 +68,31 @@ describe('docs/openapi.json', () => {
 describe('settings', () => {
     it('provides every setting and registers the expiry job', async () => {
         const { settings, processors } = await registeredConfiguration();
-        expect(settings.map((s) => s.id)).toEqual(SETTINGS.map((s) => s.id));
+        expect(settings.map((s) => s.id)).toEqual(APP_SETTING_DEFINITIONS.map((s) => s.id));
         expect(processors.map((p) => p.id)).toEqual(['remove-expired-uploads']);
         expect(processors[0].startupSetting).toMatchObject({ type: 'recurring' });
     });
 
+    it("is listed in the README's settings table, by its English label, with its default", () => {
+        const en = JSON.parse(read('i18n/en.json'));
+        const section =
+            read('README.md')
+                .split(/^## /m)
+                .find((part) => part.startsWith('Settings\n')) ?? '';
+        const rows = section
+            .split('\n')
+            .filter((line) => line.startsWith('|'))
+            .slice(2)
+            .map((line) => line.split('|').map((cell) => cell.replace(/`/g, '').trim()));
+        const shownDefault = (value: unknown): string => (value === true ? 'on' : value === false ? 'off' : value === '' ? 'empty' : String(value));
+        expect(rows.map(([, label, shown]) => [label, shown.replace(/^empty .*/, 'empty')])).toEqual(
+            APP_SETTING_DEFINITIONS.map((s) => [en[s.i18nLabel], shownDefault(s.packageValue)]),
+        );
+    });
+
     it('has an English label and description for every setting and select value', () => {
         const en = JSON.parse(read('i18n/en.json'));
-        const keys = SETTINGS.flatMap((s) => [s.i18nLabel, s.i18nDescription, ...(s.values ?? []).map((v) => v.i18nLabel)]);
+        const keys = APP_SETTING_DEFINITIONS.flatMap((s) => [s.i18nLabel, s.i18nDescription, ...(s.values ?? []).map((v) => v.i18nLabel)]);
         expect(keys.filter((k) => !(k! in en))).toEqual([]);
     });
 });

@@ -9,7 +9,7 @@ import { UploadFileEndpoint } from '../../endpoints/upload-endpoint';
 import { UploadSessionsEndpoint } from '../../endpoints/uploads-endpoint';
 import { CHUNK_SIZE_BYTES } from '../../lib/requests';
 import { removeExpiredSessions } from '../../lib/services/uploads';
-import { SETTING } from '../../lib/settings';
+import { APP_SETTING_IDS } from '../../lib/settings';
 import { createAccessors, createApp, createWorld, type FakeWorld, request } from '../fakes.cjs';
 
 const info = {} as any;
@@ -101,7 +101,7 @@ describe('POST upload', () => {
     it.each([
         ['FileUpload_Enabled', 'server'],
         ['Livechat_fileupload_enabled', 'server'],
-        [SETTING.enabled, 'app'],
+        [APP_SETTING_IDS.enabled, 'app'],
     ])('answers error-file-upload-disabled when %s is off', async (id, where) => {
         const world = createWorld();
         (where === 'server' ? world.serverSettings : world.appSettings)[id] = false;
@@ -118,8 +118,8 @@ describe('POST upload', () => {
     it.each([
         ['the server black list', (w: FakeWorld) => (w.serverSettings.FileUpload_MediaTypeBlackList = 'image/*')],
         ['a server white list without it', (w: FakeWorld) => (w.serverSettings.FileUpload_MediaTypeWhiteList = 'application/pdf')],
-        ["the app's blocked list", (w: FakeWorld) => (w.appSettings[SETTING.blockedTypes] = 'image/png')],
-        ['an app allowed list without it', (w: FakeWorld) => (w.appSettings[SETTING.allowedTypes] = 'text/plain')],
+        ["the app's blocked list", (w: FakeWorld) => (w.appSettings[APP_SETTING_IDS.blockedTypes] = 'image/png')],
+        ['an app allowed list without it', (w: FakeWorld) => (w.appSettings[APP_SETTING_IDS.allowedTypes] = 'text/plain')],
     ])('refuses a PNG on %s with error-type-not-allowed', async (_what, configure) => {
         const world = createWorld();
         configure(world);
@@ -173,7 +173,7 @@ describe('POST upload', () => {
 
     it('answers the preflight with 204 and the allowed origin', async () => {
         const world = createWorld();
-        world.appSettings[SETTING.corsOrigins] = 'https://shop.example';
+        world.appSettings[APP_SETTING_IDS.corsOrigins] = 'https://shop.example';
         const allowed = await call(world, UploadFileEndpoint, 'options', {}, { origin: 'https://shop.example' });
         expect(allowed.status).toBe(204);
         expect(allowed.headers).toMatchObject({
@@ -199,7 +199,7 @@ function pngBodyStatic() {
 describe('GET limits', () => {
     it('answers the effective limit: the smallest of server, app and engine', async () => {
         const world = createWorld();
-        world.appSettings[SETTING.maxFileSizeMb] = 3;
+        world.appSettings[APP_SETTING_IDS.maxFileSizeMb] = 3;
         const response = await call(world, LimitsEndpoint, 'get', {}, { token: 'token-A' });
         expect(response.status).toBe(200);
         expect(response.content).toMatchObject({ success: true, maxFileSizeBytes: 3 * 1024 * 1024, chunkSizeBytes: CHUNK_SIZE_BYTES });
@@ -271,7 +271,9 @@ describe('resumable upload', () => {
         const { uploadId } = (await create(world, bigPng)).content;
         world.settingReads = [];
         await send(world, uploadId, bigPng, 0);
-        expect(world.settingReads.sort()).toEqual(['FileUpload_Enabled', 'Livechat_fileupload_enabled', SETTING.corsOrigins, SETTING.enabled].sort());
+        expect(world.settingReads.sort()).toEqual(
+            ['FileUpload_Enabled', 'Livechat_fileupload_enabled', APP_SETTING_IDS.corsOrigins, APP_SETTING_IDS.enabled].sort(),
+        );
     });
 
     it('refuses a chunk off a chunk boundary with 409 and the server offset', async () => {
@@ -336,7 +338,7 @@ describe('resumable upload', () => {
 
     it('refuses a declared size over the limit at creation and stores nothing', async () => {
         const world = createWorld();
-        world.appSettings[SETTING.maxFileSizeMb] = 1;
+        world.appSettings[APP_SETTING_IDS.maxFileSizeMb] = 1;
         const response = await call(world, sessions, 'post', { rid: 'roomA', name: 'big.bin', size: 80 * 1024 * 1024 }, { token: 'token-A' });
         expectError(response, 400, 'error-size-not-allowed', { sizeAllowed: 1024 * 1024 });
         expect(world.records).toHaveLength(0);
@@ -363,7 +365,7 @@ describe('resumable upload', () => {
 
     it('limits open sessions per visitor with error-too-many-uploads', async () => {
         const world = createWorld();
-        world.appSettings[SETTING.maxOpenSessions] = 2;
+        world.appSettings[APP_SETTING_IDS.maxOpenSessions] = 2;
         await create(world, bigPng);
         await create(world, bigPng);
         const third = await create(world, bigPng);
