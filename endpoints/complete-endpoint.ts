@@ -3,10 +3,10 @@ import type { IApiEndpointInfo, IApiRequest, IApiResponse } from '@rocket.chat/a
 
 import { parseCompleteRequest } from '../lib/requests';
 import { completeSession } from '../lib/services/uploads';
-import { UploadEndpoint } from './endpoint-base';
+import { EndpointBase } from './endpoint-base';
 
 /** `POST uploads/complete`: finishes a resumable upload explicitly; idempotent. */
-export class CompleteUploadEndpoint extends UploadEndpoint {
+export class CompleteUploadEndpoint extends EndpointBase {
     public path = 'uploads/complete';
 
     public post(request: IApiRequest, _e: IApiEndpointInfo, read: IRead, modify: IModify, _h: IHttp, persis: IPersistence): Promise<IApiResponse> {

@@ -2,12 +2,12 @@ import type { IHttp, IModify, IPersistence, IRead } from '@rocket.chat/apps-engi
 import { ApiEndpoint } from '@rocket.chat/apps-engine/definition/api';
 import type { IApiEndpointInfo, IApiRequest, IApiResponse } from '@rocket.chat/apps-engine/definition/api';
 
-import { answerError, asUploadError } from '../lib/errors';
+import { type Answer, answerError, asUploadError } from '../lib/errors';
 import { buildCorsHeaders } from '../lib/cors';
 import { readVisitorToken, summarizeRequestForLog } from '../lib/requests';
 import { readEffectiveConfig, readGateConfig } from '../lib/services/config-service';
 import type { EffectiveConfig } from '../lib/config';
-import type { Answer, UploadContext } from '../lib/services/uploads';
+import type { UploadContext } from '../lib/services/uploads';
 
 export type Handler = (request: IApiRequest, ctx: UploadContext) => Promise<Answer>;
 
@@ -16,7 +16,7 @@ export type Handler = (request: IApiRequest, ctx: UploadContext) => Promise<Answ
  * the route's own work; every answer gets CORS headers; an `UploadError` becomes its coded
  * answer, anything else a generic 500 whose detail goes to the app log only.
  */
-export abstract class UploadEndpoint extends ApiEndpoint {
+export abstract class EndpointBase extends ApiEndpoint {
     protected async handle(request: IApiRequest, read: IRead, modify: IModify, persis: IPersistence, handler: Handler): Promise<IApiResponse> {
         const logger = this.app.getLogger();
         const gate = await readGateConfig(read);

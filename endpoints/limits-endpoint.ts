@@ -2,10 +2,10 @@ import type { IHttp, IModify, IPersistence, IRead } from '@rocket.chat/apps-engi
 import type { IApiEndpointInfo, IApiRequest, IApiResponse } from '@rocket.chat/apps-engine/definition/api';
 
 import { describeLimits } from '../lib/services/uploads';
-import { UploadEndpoint } from './endpoint-base';
+import { EndpointBase } from './endpoint-base';
 
 /** `GET limits`: the effective size limit, chunk size and type lists, before a file is picked. */
-export class LimitsEndpoint extends UploadEndpoint {
+export class LimitsEndpoint extends EndpointBase {
     public path = 'limits';
 
     public get(request: IApiRequest, _e: IApiEndpointInfo, read: IRead, modify: IModify, _h: IHttp, persis: IPersistence): Promise<IApiResponse> {

@@ -3,10 +3,10 @@ import type { IApiEndpointInfo, IApiRequest, IApiResponse } from '@rocket.chat/a
 
 import { parseSingleUploadRequest } from '../lib/requests';
 import { uploadSingle } from '../lib/services/uploads';
-import { UploadEndpoint } from './endpoint-base';
+import { EndpointBase } from './endpoint-base';
 
 /** `POST upload`: a small file in one JSON request; answers the posted message. */
-export class UploadFileEndpoint extends UploadEndpoint {
+export class UploadFileEndpoint extends EndpointBase {
     public path = 'upload';
 
     public post(request: IApiRequest, _e: IApiEndpointInfo, read: IRead, modify: IModify, _h: IHttp, persis: IPersistence): Promise<IApiResponse> {

@@ -3,10 +3,10 @@ import type { IApiEndpointInfo, IApiRequest, IApiResponse } from '@rocket.chat/a
 
 import { parseChunkRequest, parseCreateSessionRequest, parseUploadIdQuery } from '../lib/requests';
 import { abortSession, acceptChunk, createSession, readStatus } from '../lib/services/uploads';
-import { UploadEndpoint } from './endpoint-base';
+import { EndpointBase } from './endpoint-base';
 
 /** `uploads`: the resumable upload — create (POST), status (GET), chunk (PATCH), abort (DELETE). */
-export class UploadSessionsEndpoint extends UploadEndpoint {
+export class UploadSessionsEndpoint extends EndpointBase {
     public path = 'uploads';
 
     public post(request: IApiRequest, _e: IApiEndpointInfo, read: IRead, modify: IModify, _h: IHttp, persis: IPersistence): Promise<IApiResponse> {

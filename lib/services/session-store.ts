@@ -36,19 +36,19 @@ export class SessionStore {
     /** The session with this id, or undefined. */
     public async find(id: string): Promise<UploadSession | undefined> {
         const [record] = (await this.reader.readByAssociation(key('session', id))) as Array<UploadSession & { kind: string }>;
-        return record ? stripKind(record) : undefined;
+        return record ? stripKindAndNulls(record) : undefined;
     }
 
     /** Every session of one visitor, finished or not. */
     public async listByVisitor(visitorKey: string): Promise<UploadSession[]> {
         const records = (await this.reader.readByAssociation(key('visitor', visitorKey))) as Array<UploadSession & { kind: string }>;
-        return records.map(stripKind);
+        return records.map(stripKindAndNulls);
     }
 
     /** Every session of every visitor (for the expiry job). */
     public async listAll(): Promise<UploadSession[]> {
         const records = (await this.reader.readByAssociation(ALL_SESSIONS())) as Array<UploadSession & { kind: string }>;
-        return records.map(stripKind);
+        return records.map(stripKindAndNulls);
     }
 
     /** What is known of the stored chunks, without their bytes. */
@@ -100,7 +100,7 @@ export class SessionStore {
  * A stored record back as a session. Optional fields that were unset can come back as null (the
  * runtime's msgpack and the database do not keep `undefined`): they are dropped again.
  */
-function stripKind(record: UploadSession & { kind?: string }): UploadSession {
+function stripKindAndNulls(record: UploadSession & { kind?: string }): UploadSession {
     const { kind: _kind, ...session } = record;
     const fields = Object.entries(session).filter(([, value]) => value !== null && value !== undefined);
     return Object.fromEntries(fields) as unknown as UploadSession;

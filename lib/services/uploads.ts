@@ -4,7 +4,7 @@ import type { ILogger, IModify, IPersistence, IRead } from '@rocket.chat/apps-en
 import type { ILivechatRoom } from '@rocket.chat/apps-engine/definition/livechat';
 
 import { type EffectiveConfig } from '../config';
-import { UploadError } from '../errors';
+import { type Answer, UploadError } from '../errors';
 import { checkDeclaredFile, checkFileBytes } from '../file-checks';
 import {
     CHUNK_SIZE_BYTES,
@@ -30,8 +30,6 @@ export interface UploadContext {
     visitorToken: string;
     nowMs: number;
 }
-
-export type Answer = { status: number; content: Record<string, unknown> };
 
 /** A completion started this long ago without finishing is taken over (the server died mid-way). */
 const COMPLETION_STALE_MS = 60_000;

@@ -4,6 +4,7 @@ import { join } from 'path';
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 
 import { ERRORS } from '../../lib/errors';
+import { findErrorBodyProblems, findUnseenFields, type SeenError } from '../error-bodies.cjs';
 import { makePhoto, makePng } from './files.cjs';
 import {
     callApp,
@@ -39,8 +40,12 @@ afterAll(async () => {
 
 const MIB = 1024 * 1024;
 
+/** Every error answer of this file, checked against the error table by the last test. */
+const seenErrors: SeenError[] = [];
+
 /** The documented error body: both fields carry the code, a message, and the code's extra fields. */
 function expectDocumented(reply: Reply, code: keyof typeof ERRORS, extra: Record<string, unknown> = {}): void {
+    seenErrors.push({ status: reply.status, body: reply.body });
     expect({ status: reply.status, body: reply.body }).toEqual({
         status: ERRORS[code].status,
         body: { success: false, error: code, reason: code, message: ERRORS[code].message, ...extra },
@@ -149,7 +154,7 @@ describe('every documented 4xx, over HTTP, with its documented body', () => {
         expectDocumented({ status: response.status, body: await response.json(), headers: response.headers }, 'error-invalid-body', { field: 'rid' });
     });
 
-    it('the chunk errors: checksum, offset, conflict, incomplete, not found', async () => {
+    it('the chunk errors: checksum, offset, length, conflict, incomplete, not found', async () => {
         const bytes = randomBytes(100_000);
         const { body } = await create({ name: 'data.bin', size: bytes.length });
         const { uploadId, chunkSizeBytes } = body;
@@ -164,6 +169,10 @@ describe('every documented 4xx, over HTTP, with its documented body', () => {
             offset: chunkSizeBytes,
         });
         expectDocumented(await chunk({ uploadId, offset: 5, data: 'aGk=' }), 'error-offset-mismatch', { offset: chunkSizeBytes });
+        expectDocumented(await chunk({ uploadId, offset: chunkSizeBytes, data: 'aGk=' }), 'error-invalid-body', {
+            field: 'data',
+            expectedBytes: bytes.length - chunkSizeBytes,
+        });
         expectDocumented(await chunk({ uploadId, offset: 0, data: Buffer.alloc(chunkSizeBytes).toString('base64') }), 'error-chunk-conflict', {
             offset: 0,
         });
@@ -234,5 +243,10 @@ describe('every documented 4xx, over HTTP, with its documented body', () => {
 
     it('none of the refused requests left a message in the room', async () => {
         expect((await history(target, visitor)).filter((m) => m.file).map((m) => m.file.name)).toEqual(['clean.txt']);
+    });
+
+    it('answered every refusal above with the status and exactly the extra fields lib/errors.ts declares', () => {
+        expect(seenErrors.flatMap(findErrorBodyProblems)).toEqual([]);
+        expect(findUnseenFields(seenErrors)).toEqual([]);
     });
 });

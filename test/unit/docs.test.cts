@@ -4,7 +4,7 @@ import { join } from 'path';
 import { describe, expect, it } from '@jest/globals';
 
 import { LivechatUploadApp } from '../../LivechatUploadApp';
-import { ERRORS } from '../../lib/errors';
+import { ERRORS, type ErrorCode, errorFieldsOf } from '../../lib/errors';
 import { APP_SETTING_DEFINITIONS } from '../../lib/settings';
 
 const root = join(__dirname, '..', '..');
@@ -34,10 +34,21 @@ function ownMethods(endpoint: object): string[] {
     return ['get', 'post', 'put', 'patch', 'delete'].filter((m) => Object.prototype.hasOwnProperty.call(proto, m));
 }
 
+const codes = Object.keys(ERRORS) as ErrorCode[];
+
+/** Each code with its status and the names of its extra fields, as lib/errors.ts declares them. */
+const declaredErrors = Object.fromEntries(
+    codes.map((code) => [code, { status: ERRORS[code].status, fields: Object.keys(errorFieldsOf(code)).sort() }]),
+);
+
 describe('docs/API.md', () => {
-    it('lists every error code with the status lib/errors.ts answers, and no other', () => {
-        const rows = [...read('docs/API.md').matchAll(/^\|\s*`([a-z0-9-]+)`\s*\|\s*(\d{3})\s*\|/gm)].map((m) => [m[1], Number(m[2])]);
-        expect(Object.fromEntries(rows)).toEqual(Object.fromEntries(Object.entries(ERRORS).map(([code, e]) => [code, e.status])));
+    it('lists every error code with the status and extra fields lib/errors.ts declares, and no other', () => {
+        // Rows of the error table: | `code` | status | meaning | extra fields (each field name in backticks) |
+        const rows = [...read('docs/API.md').matchAll(/^\|\s*`([a-z0-9-]+)`\s*\|\s*(\d{3})\s*\|[^|]*\|([^|]*)\|/gm)].map((m) => [
+            m[1],
+            { status: Number(m[2]), fields: [...m[3].matchAll(/`([A-Za-z0-9]+)`/g)].map((f) => f[1]).sort() },
+        ]);
+        expect(Object.fromEntries(rows)).toEqual(declaredErrors);
     });
 });
 
@@ -62,6 +73,25 @@ describe('docs/openapi.json', () => {
 
     it('names every error code of lib/errors.ts in the error schema', () => {
         expect([...spec.components.schemas.Error.properties.error.enum].sort()).toEqual(Object.keys(ERRORS).sort());
+    });
+
+    it('declares every extra error field with its type and the codes that carry it, as lib/errors.ts does', () => {
+        const { success: _s, error: _e, reason: _r, message: _m, ...extra } = spec.components.schemas.Error.properties;
+        const documented = Object.fromEntries(
+            Object.entries(extra as Record<string, { type: string; 'x-error-codes': string[] }>).map(([name, p]) => [
+                name,
+                { type: p.type, codes: [...p['x-error-codes']].sort() },
+            ]),
+        );
+        const declared: Record<string, { type: string; codes: string[] }> = {};
+        for (const code of codes) {
+            for (const [name, type] of Object.entries(errorFieldsOf(code))) {
+                declared[name] ??= { type: type.replace('?', ''), codes: [] };
+                declared[name].codes.push(code);
+            }
+        }
+        Object.values(declared).forEach((d) => d.codes.sort());
+        expect(documented).toEqual(declared);
     });
 });
 

@@ -10,6 +10,7 @@ import { UploadSessionsEndpoint } from '../../endpoints/uploads-endpoint';
 import { CHUNK_SIZE_BYTES } from '../../lib/requests';
 import { removeExpiredSessions } from '../../lib/services/uploads';
 import { APP_SETTING_IDS } from '../../lib/settings';
+import { findErrorBodyProblems, findUnseenFields, type SeenError } from '../error-bodies.cjs';
 import { createAccessors, createApp, createWorld, type FakeWorld, request } from '../fakes.cjs';
 
 const info = {} as any;
@@ -29,10 +30,15 @@ beforeAll(async () => {
 
 type Method = 'get' | 'post' | 'patch' | 'delete' | 'put' | 'options';
 
+/** Every error answer the tests of this file received, checked against the error table at the end. */
+const seenErrors: SeenError[] = [];
+
 async function call(world: FakeWorld, Endpoint: any, method: Method, content: unknown, options: Parameters<typeof request>[1] = {}) {
     const { read, modify, persis, http } = createAccessors(world);
     const endpoint = new Endpoint(createApp(world));
-    return endpoint[method](request(content, options), info, read, modify, http, persis);
+    const response = await endpoint[method](request(content, options), info, read, modify, http, persis);
+    if (response.content?.success === false) seenErrors.push({ status: response.status, body: response.content });
+    return response;
 }
 
 const single = (world: FakeWorld, content: unknown, options: { token?: string } = { token: 'token-A' }) =>
@@ -297,6 +303,15 @@ describe('resumable upload', () => {
         expectError(conflict, 409, 'error-chunk-conflict', { offset: 0 });
     });
 
+    it('refuses a chunk of the wrong length with error-invalid-body, naming data and the expected length', async () => {
+        const world = createWorld();
+        const { uploadId } = (await create(world, bigPng)).content;
+        const short = bigPng.subarray(0, 100);
+        const response = await call(world, sessions, 'patch', { uploadId, offset: 0, data: short.toString('base64') }, { token: 'token-A' });
+        expectError(response, 400, 'error-invalid-body', { field: 'data', expectedBytes: CHUNK_SIZE_BYTES });
+        expect(world.records.filter((r) => r.data.kind === 'chunk')).toHaveLength(0);
+    });
+
     it('refuses a chunk whose sha256 does not match its bytes', async () => {
         const world = createWorld();
         const { uploadId } = (await create(world, bigPng)).content;
@@ -421,5 +436,17 @@ describe('the app log', () => {
         await single(world, pngBody());
         const stored = world.logs.find((l) => l.items[0] === 'upload stored');
         expect(stored?.items[1]).toMatchObject({ path: 'single', size: png.length, type: 'image/png' });
+    });
+});
+
+// Runs last: jest runs the tests of a file in order, so every error answer above has been seen.
+describe('every error answer the tests above received', () => {
+    it('has the status and exactly the extra fields lib/errors.ts declares for its code', () => {
+        expect(seenErrors.length).toBeGreaterThan(20);
+        expect(seenErrors.flatMap(findErrorBodyProblems)).toEqual([]);
+    });
+
+    it('shows every extra field the table declares at least once', () => {
+        expect(findUnseenFields(seenErrors)).toEqual([]);
     });
 });
