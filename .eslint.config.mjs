@@ -1,5 +1,5 @@
 // ESLint flat config. A dot-file because the Rocket.Chat packager zips every root-level file with an
-// extension (HOST.md §5); `npm run lint` passes it with --config.
+// extension (docs/ROCKETCHAT.md, "Packaging and deploying"); `npm run lint` passes it with --config.
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(

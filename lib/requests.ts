@@ -1,6 +1,6 @@
 import { UploadError } from './errors';
 
-/** Rocket.Chat's body parser limit on app routes (express.json() default, HOST.md §1). */
+/** Rocket.Chat's body parser limit on app routes (express.json() default; docs/ROCKETCHAT.md, "App routes"). */
 export const BODY_LIMIT_BYTES = 102_400;
 
 /**

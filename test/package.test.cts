@@ -32,6 +32,7 @@ describe('rc-apps package at the repository root', () => {
                     'docs/API.md',
                     'docs/FORMATS.md',
                     'docs/PERFORMANCE.md',
+                    'docs/ROCKETCHAT.md',
                     'docs/openapi.json',
                 ].includes(name),
         );

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// Makes @rocket.chat/apps-engine 1.62.0 runnable on this machine (see shared HOST.md §4).
+// Makes @rocket.chat/apps-engine 1.62.0 runnable outside Rocket.Chat.
+// Why each step: docs/ROCKETCHAT.md, "Running the engine outside Rocket.Chat".
 // Idempotent: run by `npm install` (postinstall) and safe to run again by hand.
 //  1. `mem` (required by server/ProxiedApp.js, undeclared by the engine) must resolve from the engine.
 //  2. The Deno runtime runs with `--cached-only`: cache its npm: dependencies in <engine>/.deno-cache.

@@ -42,7 +42,7 @@ export async function findFileMessage(read: IRead, rid: string, fileId: string):
 
 /**
  * Stores the file through the upload accessor, which posts the file message as the visitor
- * (HOST.md §2), then puts the description on the attachment as core does and reads the message
+ * (docs/ROCKETCHAT.md, "The upload accessor"), then puts the description on the attachment as core does and reads the message
  * back. The accessor has no description field, so the app edits the message as its own user:
  * Rocket.Chat then shows it as edited. Returns the upload id and the message in core's shape.
  * Throws `StoreRejectedError` when the store refuses the file.

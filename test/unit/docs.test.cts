@@ -1,3 +1,4 @@
+import { execFileSync } from 'child_process';
 import { readFileSync } from 'fs';
 import { join } from 'path';
 
@@ -124,5 +125,25 @@ describe('settings', () => {
         const en = JSON.parse(read('i18n/en.json'));
         const keys = APP_SETTING_DEFINITIONS.flatMap((s) => [s.i18nLabel, s.i18nDescription, ...(s.values ?? []).map((v) => v.i18nLabel)]);
         expect(keys.filter((k) => !(k! in en))).toEqual([]);
+    });
+});
+
+describe('docs/ROCKETCHAT.md', () => {
+    const tracked = execFileSync('git', ['ls-files'], { cwd: root, encoding: 'utf8' })
+        .split('\n')
+        .filter((path) => /\.(ts|cts|mts|mjs|cjs|js|md|json|sh)$/.test(path) && path !== 'package-lock.json');
+    const texts = tracked.map((path) => [path, read(path)] as const);
+
+    it('has every section the code and docs cite', () => {
+        const sections = [...read('docs/ROCKETCHAT.md').matchAll(/^## (.+)$/gm)].map((m) => m[1]);
+        const cited = texts.flatMap(([path, text]) =>
+            [...text.matchAll(/ROCKETCHAT\.md\)?,\s*"([^"]+)"/g)].map((m) => [path, m[1].replace(/\s+/g, ' ')] as const),
+        );
+        expect(cited.length).toBeGreaterThan(5);
+        expect(cited.filter(([, section]) => !sections.includes(section))).toEqual([]);
+    });
+
+    it('is where facts about Rocket.Chat are cited, not a file outside the repository or a path of one machine', () => {
+        expect(texts.filter(([, text]) => /HOST\.md|\/work\//.test(text)).map(([path]) => path)).toEqual([]);
     });
 });

@@ -12,7 +12,7 @@ describe('the chunk size against the body limit, through Express json() as Rocke
     let server: ReturnType<ReturnType<typeof express>['listen']>;
     beforeAll(async () => {
         const app = express();
-        // Exactly the parsers on Rocket.Chat's app routes (HOST.md §1): defaults, 100 KB.
+        // Exactly the parsers on Rocket.Chat's app routes (docs/ROCKETCHAT.md, "App routes"): defaults, 100 KB.
         app.use(express.urlencoded({ extended: false }), express.json());
         app.patch('/chunk', (req, res) => res.json({ parsedBytes: Buffer.from(req.body.data, 'base64').length }));
         await new Promise<void>((resolve) => (server = app.listen(0, '127.0.0.1', resolve)));
