@@ -1,5 +1,5 @@
 // startHost(): the real Apps-Engine 1.62.0 AppManager with this host's bridges, behind an Express
-// server shaped like Rocket.Chat (app routes + the REST in rest.ts).
+// server shaped like Rocket.Chat (app routes + the REST in rest/).
 import express from 'express';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -17,6 +17,7 @@ import { HostBridges } from './bridges';
 import { ServerSettings } from './bridges/settings';
 import { HostLogStorage, HostMetadataStorage, HostSourceStorage } from './storage';
 import { authenticate, createAdmin, createRestRouter } from './rest';
+import { forgetAppManagerInstance, putDenoFirstOnPath } from './process-wide';
 import AdmZip from 'adm-zip';
 
 export interface HostOptions {
@@ -64,13 +65,12 @@ export interface Host {
 
 const repoRoot = path.resolve(__dirname, '..', '..');
 
-/** Makes `deno` on PATH the real binary from the npm `deno` package (node_modules/.bin/deno is a Node wrapper). */
-function putDenoOnPath(): void {
+/** Checks the Deno binary and the engine's Deno cache are there, and puts the binary first on PATH. */
+function prepareDeno(): void {
     const denoDir = path.dirname(require.resolve('deno/package.json'));
     if (!fs.existsSync(path.join(denoDir, 'deno')))
         throw new Error(`Deno binary missing in ${denoDir}: run npm install (postinstall prepares the engine)`);
-    const parts = (process.env.PATH ?? '').split(path.delimiter);
-    if (parts[0] !== denoDir) process.env.PATH = [denoDir, ...parts].join(path.delimiter);
+    putDenoFirstOnPath(denoDir);
     const engineDir = path.dirname(require.resolve('@rocket.chat/apps-engine/package.json'));
     if (!fs.existsSync(path.join(engineDir, '.deno-cache', '.prepared'))) {
         throw new Error('The Apps-Engine Deno cache is not prepared: run `node .host/scripts/prepare-engine.mjs` (npm install runs it)');
@@ -132,7 +132,7 @@ function seed(ctx: HostContext, chat: Chat): SeedInfo {
 }
 
 export async function startHost(options: HostOptions = {}): Promise<Host> {
-    putDenoOnPath();
+    prepareDeno();
     const verbose = !!options.verbose;
     const log = (msg: string): void => {
         if (verbose) process.stderr.write(`[host] ${msg}\n`);
@@ -151,7 +151,7 @@ export async function startHost(options: HostOptions = {}): Promise<Host> {
         for (const e of entry.entries ?? [])
             process.stderr.write(`[app ${entry.appId}] ${e.severity} ${e.method ?? ''} ${JSON.stringify(e.args).slice(0, 500)}\n`);
     };
-    (AppManager as unknown as { Instance?: AppManager }).Instance = undefined;
+    forgetAppManagerInstance();
     const manager = new AppManager({
         metadataStorage: new HostMetadataStorage(store),
         sourceStorage: new HostSourceStorage(store),
@@ -167,7 +167,7 @@ export async function startHost(options: HostOptions = {}): Promise<Host> {
     app.use(bridges.api.server);
     const adminUser = options.adminUser ?? process.env.HOST_ADMIN_USER ?? 'admin';
     const adminPassword = options.adminPassword ?? process.env.HOST_ADMIN_PASSWORD ?? 'admin';
-    app.use(createRestRouter({ ctx, chat, settings, manager, adminUser, adminPassword }));
+    app.use(createRestRouter({ ctx, chat, settings, manager }));
 
     const server: Server = await new Promise((resolve, reject) => {
         const s = app.listen(options.port ?? 3000, options.host ?? '127.0.0.1', () => resolve(s));
@@ -188,7 +188,7 @@ export async function startHost(options: HostOptions = {}): Promise<Host> {
         await closed;
         store.close();
         fs.rmSync(tempDir, { recursive: true, force: true });
-        (AppManager as unknown as { Instance?: AppManager }).Instance = undefined;
+        forgetAppManagerInstance();
     };
 
     try {

@@ -6,6 +6,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { startHost } from './host';
+import { sendConsoleOutputToStderr } from './process-wide';
 import { startVisitorPage, visitorPageLink } from './visitor-page';
 
 const repoRoot = path.resolve(__dirname, '..', '..');
@@ -38,8 +39,7 @@ function rssMb(pid: number | undefined): string {
 async function main(): Promise<void> {
     const flags = parseFlags(process.argv.slice(2));
     const json = flags.json === true;
-    // --json: stdout carries exactly one line (the ready JSON); anything the engine logs goes to stderr
-    if (json) console.log = console.info = console.error;
+    if (json) sendConsoleOutputToStderr();
     const say = (s: string): void => void (json ? process.stderr.write(`${s}\n`) : process.stdout.write(`${s}\n`));
     const appJson = JSON.parse(fs.readFileSync(path.join(repoRoot, 'app.json'), 'utf8'));
     const zipPath = path.resolve(String(flags.zip ?? path.join(repoRoot, 'dist', `${appJson.nameSlug}_${appJson.version}.zip`)));
