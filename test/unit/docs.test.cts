@@ -6,7 +6,7 @@ import { describe, expect, it } from '@jest/globals';
 
 import { LivechatUploadApp } from '../../LivechatUploadApp';
 import { ERRORS, type ErrorCode, errorFieldsOf } from '../../lib/errors';
-import { APP_SETTING_DEFINITIONS } from '../../lib/settings';
+import { APP_SETTING_DEFINITIONS, BYTES_PER_MIB, ENGINE_SAFE_MAX_FILE_SIZE_BYTES } from '../../lib/settings';
 
 const root = join(__dirname, '..', '..');
 const read = (path: string): string => readFileSync(join(root, path), 'utf8');
@@ -145,5 +145,15 @@ describe('docs/ROCKETCHAT.md', () => {
 
     it('is where facts about Rocket.Chat are cited, not a file outside the repository or a path of one machine', () => {
         expect(texts.filter(([, text]) => /HOST\.md|\/work\//.test(text)).map(([path]) => path)).toEqual([]);
+    });
+});
+
+describe('app.json and package.json', () => {
+    it('describe the app with the largest file it takes', () => {
+        const limit = `${ENGINE_SAFE_MAX_FILE_SIZE_BYTES / BYTES_PER_MIB} MiB`;
+        expect([JSON.parse(read('app.json')).description, JSON.parse(read('package.json')).description]).toEqual([
+            expect.stringContaining(limit),
+            expect.stringContaining(limit),
+        ]);
     });
 });
