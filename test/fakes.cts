@@ -2,7 +2,8 @@
  * Small typed fakes of the accessors the app uses, built fresh per test. They behave like
  * Rocket.Chat where the app can see it: persistence matches records carrying all given
  * associations, upserts by association; the upload creator stores the bytes and posts the file
- * message as the visitor, in the engine's message shape.
+ * message as the visitor, in the engine's message shape. Readers answer `null` for a missing
+ * room, visitor, message or record, as the runtime does (msgpack keeps no `undefined`).
  */
 import type { IApiRequest } from '@rocket.chat/apps-engine/definition/api';
 
@@ -75,7 +76,7 @@ function matches(record: PersistedRecord, keys: string[]): boolean {
 function roomOf(world: FakeWorld, id: string): any {
     const room = world.rooms.find((r) => r.id === id);
     if (!room) {
-        return undefined;
+        return null;
     }
     const visitor = world.visitors.find((v) => v.token === room.visitorToken) ?? { token: room.visitorToken };
     return { id: room.id, type: room.type, isOpen: room.isOpen || undefined, visitor };
@@ -83,7 +84,7 @@ function roomOf(world: FakeWorld, id: string): any {
 
 export function createAccessors(world: FakeWorld): { read: any; modify: any; persis: any; http: any } {
     const persistenceReader = {
-        read: async (id: string) => world.records.find((r) => r.id === id)?.data,
+        read: async (id: string) => world.records.find((r) => r.id === id)?.data ?? null,
         readByAssociation: async (a: any) => world.records.filter((r) => matches(r, [keyOf(a)])).map((r) => structuredClone(r.data)),
         readByAssociations: async (as: any[]) => world.records.filter((r) => matches(r, as.map(keyOf))).map((r) => structuredClone(r.data)),
     };
@@ -116,7 +117,7 @@ export function createAccessors(world: FakeWorld): { read: any; modify: any; per
             }),
         }),
         getLivechatReader: () => ({
-            getLivechatVisitorByToken: async (token: string) => world.visitors.find((v) => v.token === token),
+            getLivechatVisitorByToken: async (token: string) => world.visitors.find((v) => v.token === token) ?? null,
         }),
         getRoomReader: () => ({
             getById: async (id: string) => roomOf(world, id),
@@ -131,7 +132,7 @@ export function createAccessors(world: FakeWorld): { read: any; modify: any; per
         getMessageReader: () => ({
             getById: async (id: string) => {
                 const m = world.messages.find((x) => x.id === id);
-                return m ? { ...structuredClone(m), room: roomOf(world, m.roomId) } : undefined;
+                return m ? { ...structuredClone(m), room: roomOf(world, m.roomId) } : null;
             },
         }),
         getUserReader: () => ({ getAppUser: async () => ({ id: 'app-user', username: 'livechat-upload.bot', name: 'Livechat Upload' }) }),

@@ -18,9 +18,9 @@ export async function authorizeVisitorRoom(read: IRead, token: string, rid: stri
     if (!visitor) {
         throw new UploadError('unauthorized');
     }
-    const room = (await read.getRoomReader().getById(rid)) as ILivechatRoom | undefined;
-    const isVisitorsOpenRoom = room !== undefined && String(room.type) === 'l' && room.isOpen === true && room.visitor?.token === token;
-    if (!room || !isVisitorsOpenRoom) {
+    // The runtime answers `null` for a room that does not exist (msgpack keeps no `undefined`).
+    const room = (await read.getRoomReader().getById(rid)) as ILivechatRoom | null | undefined;
+    if (!room || String(room.type) !== 'l' || room.isOpen !== true || room.visitor?.token !== token) {
         throw new UploadError('unauthorized');
     }
     return { visitor, room };
