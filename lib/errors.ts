@@ -73,11 +73,24 @@ export const ERRORS = {
         message: 'Bytes are still missing; offset gives how many the server has without a gap.',
         fields: { offset: 'integer' },
     },
+    'error-upload-in-progress': {
+        status: 409,
+        message: 'Another request is finishing this upload; ask again after retryAfterMs.',
+        fields: { retryAfterMs: 'integer' },
+    },
     'error-upload-expired': { status: 410, message: 'The upload session has expired.' },
     'error-too-many-uploads': {
         status: 429,
         message: 'This visitor has too many unfinished uploads, or too many bytes staged in them.',
         fields: { maxOpenSessions: 'integer', maxStagedBytes: 'integer' },
+    },
+    'error-invalid-idempotency-key': {
+        status: 400,
+        message: 'The Idempotency-Key header must be 1 to 255 visible ASCII characters.',
+    },
+    'error-idempotency-key-reused': {
+        status: 422,
+        message: 'This Idempotency-Key was used before for another file.',
     },
     'error-upload-rejected': {
         status: 400,
@@ -102,10 +115,15 @@ type ValueOf<T> = T extends 'string' | 'string?' ? string : number;
 type RequiredFields<F> = { [K in keyof F as F[K] extends `${string}?` ? never : K]: ValueOf<F[K]> };
 type OptionalFields<F> = { [K in keyof F as F[K] extends `${string}?` ? K : never]?: ValueOf<F[K]> };
 
-/** The details `new UploadError(code, …)` takes: the code's declared fields, none for a code without. */
-type DetailsArgs<C extends ErrorCode> = [keyof FieldsOf<C>] extends [never]
-    ? []
-    : [details: RequiredFields<FieldsOf<C>> & OptionalFields<FieldsOf<C>>];
+/**
+ * The details `new UploadError(code, …)` takes: the code's declared fields, none for a code without.
+ * A code known only as `ErrorCode` (a stored refusal thrown again) takes the details stored with it.
+ */
+type DetailsArgs<C extends ErrorCode> = ErrorCode extends C
+    ? [details?: ErrorDetails]
+    : [keyof FieldsOf<C>] extends [never]
+      ? []
+      : [details: RequiredFields<FieldsOf<C>> & OptionalFields<FieldsOf<C>>];
 
 /** A failure with a stable code; thrown by `lib/` and turned into an answer by `answerError`. */
 export class UploadError<C extends ErrorCode = ErrorCode> extends Error {
@@ -121,9 +139,10 @@ export class UploadError<C extends ErrorCode = ErrorCode> extends Error {
     }
 }
 
-/** What a route answers: an HTTP status and a JSON body (the endpoint adds the headers). */
+/** What a route answers: an HTTP status, a JSON body, and headers of its own (the endpoint adds CORS). */
 export interface Answer {
     status: number;
+    headers?: Record<string, string>;
     content: Record<string, unknown>;
 }
 
@@ -134,7 +153,11 @@ export interface Answer {
  */
 export function answerError(code: ErrorCode, details: ErrorDetails = {}): Answer {
     const { status, message } = ERRORS[code];
-    return { status, content: { success: false, error: code, reason: code, message, ...details } };
+    const content = { success: false, error: code, reason: code, message, ...details };
+    // Retry-After is in seconds (RFC 9110 §10.2.3); the body keeps the milliseconds.
+    return typeof details.retryAfterMs === 'number'
+        ? { status, headers: { 'retry-after': String(Math.ceil(details.retryAfterMs / 1000)) }, content }
+        : { status, content };
 }
 
 /** Narrows an unknown throwable to an `UploadError`, or undefined for anything else. */

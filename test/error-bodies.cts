@@ -31,10 +31,12 @@ export function findErrorBodyProblems({ status, body }: SeenError): string[] {
     return problems;
 }
 
-/** The declared fields `seen` never showed, as `code.field`: a field no answer carries should not be declared. */
+/**
+ * For each code `seen` has answers of, the declared fields none of them showed, as `code.field`: a
+ * field the table declares should be in some answer (an optional one at least once).
+ */
 export function findUnseenFields(seen: SeenError[]): string[] {
     const shown = new Set(seen.flatMap(({ body }) => Object.keys(body).map((name) => `${String(body.error)}.${name}`)));
-    return (Object.keys(ERRORS) as ErrorCode[])
-        .flatMap((code) => Object.keys(errorFieldsOf(code)).map((name) => `${code}.${name}`))
-        .filter((f) => !shown.has(f));
+    const codes = [...new Set(seen.map(({ body }) => body.error as ErrorCode))].filter((code) => Object.prototype.hasOwnProperty.call(ERRORS, code));
+    return codes.flatMap((code) => Object.keys(errorFieldsOf(code)).map((name) => `${code}.${name}`)).filter((f) => !shown.has(f));
 }
