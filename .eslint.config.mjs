@@ -8,13 +8,19 @@ export default tseslint.config(
     {
         files: ['**/*.ts', '**/*.cts', '**/*.mts'],
         rules: {
-            '@typescript-eslint/no-explicit-any': 'off',
+            '@typescript-eslint/no-explicit-any': 'error',
             '@typescript-eslint/no-unused-vars': [
                 'error',
                 { argsIgnorePattern: '^_', varsIgnorePattern: '^_', destructuredArrayIgnorePattern: '^_' },
             ],
             'no-console': 'error',
         },
+    },
+    {
+        // Not typed yet: the host's converters map Rocket.Chat's untyped documents, and the client
+        // library's answer type is a loose record. The app and the tests have no `any`.
+        files: ['.host/**', '.client/**'],
+        rules: { '@typescript-eslint/no-explicit-any': 'off' },
     },
     {
         files: ['**/*.cjs'],

@@ -5,8 +5,8 @@
  * fields the converter does not map arrive in `_unmappedProperties_` and are kept as they are.
  * The visitor token the converter copies onto visitor messages is never returned.
  */
-export function toCoreMessage(message: Record<string, any>): Record<string, unknown> {
-    const { _unmappedProperties_: unmapped = {}, ...app } = message;
+export function toCoreMessage(message: Record<string, unknown>): Record<string, unknown> {
+    const { _unmappedProperties_: unmapped = {}, ...app } = message as AppMessage;
     const core: Record<string, unknown> = { ...withoutToken(unmapped) };
     set(core, '_id', app.id);
     set(core, 'rid', app.roomId ?? app.room?.id);
@@ -37,7 +37,44 @@ function set(target: Record<string, unknown>, key: string, value: unknown): void
     }
 }
 
-function toCoreUser(user: Record<string, any> | undefined): Record<string, unknown> | undefined {
+/**
+ * The fields of an engine message (IMessage, or IMessageRaw as `getMessages` gives it) read here.
+ * Loosely typed on purpose: the runtime sends what the converter wrote, `null` included.
+ */
+interface AppMessage {
+    id?: string;
+    roomId?: string;
+    room?: { id?: string } | null;
+    text?: string | null;
+    createdAt?: unknown;
+    updatedAt?: unknown;
+    sender?: AppUser | null;
+    file?: unknown;
+    files?: unknown;
+    groupable?: unknown;
+    editedAt?: unknown;
+    editor?: AppUser | null;
+    type?: unknown;
+    attachments?: unknown;
+    _unmappedProperties_?: Record<string, unknown>;
+}
+
+/** A user as the engine names a sender or editor: IUser (`id`) or a lookup (`_id`). */
+interface AppUser {
+    id?: string;
+    _id?: string;
+    username?: string;
+    name?: string;
+}
+
+/** An attachment as the engine's converter gives it: `title` as an object, the rest camel-cased. */
+interface AppAttachment {
+    title?: { value?: unknown; link?: unknown; displayDownloadLink?: unknown } | null;
+    _unmappedProperties_?: Record<string, unknown>;
+    [field: string]: unknown;
+}
+
+function toCoreUser(user: AppUser | null | undefined): Record<string, unknown> | undefined {
     if (!user) {
         return undefined;
     }
@@ -71,7 +108,7 @@ const ATTACHMENT_FIELDS: Array<[string, string]> = [
     ['actions', 'actions'],
 ];
 
-function toCoreAttachment(attachment: Record<string, any>): Record<string, unknown> {
+function toCoreAttachment(attachment: AppAttachment): Record<string, unknown> {
     const { _unmappedProperties_: unmapped = {}, ...app } = attachment;
     const core: Record<string, unknown> = { ...unmapped };
     if (app.title) {

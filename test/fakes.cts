@@ -5,9 +5,108 @@
  * message as the visitor, in the engine's message shape. Readers answer `null` for a missing
  * room, visitor, message or record, as the runtime does (msgpack keeps no `undefined`).
  */
+import type {
+    IHttp,
+    ILivechatRead,
+    ILogger,
+    IMessageBuilder,
+    IMessageRead,
+    IModify,
+    IPersistence,
+    IPersistenceRead,
+    IRead,
+    IRoomRead,
+    IServerSettingRead,
+    ISettingRead,
+    IUploadCreator,
+    IUploadRead,
+    IUserRead,
+} from '@rocket.chat/apps-engine/definition/accessors';
 import type { IApiRequest } from '@rocket.chat/apps-engine/definition/api';
+import type { IApp } from '@rocket.chat/apps-engine/definition/IApp';
+import type { ILivechatRoom, IVisitor } from '@rocket.chat/apps-engine/definition/livechat';
+import type { IMessage, IMessageAttachment, IMessageFile, IMessageRaw } from '@rocket.chat/apps-engine/definition/messages';
+import type { RocketChatAssociationRecord } from '@rocket.chat/apps-engine/definition/metadata';
+import type { RoomType } from '@rocket.chat/apps-engine/definition/rooms';
+import type { IUpload } from '@rocket.chat/apps-engine/definition/uploads';
+import type { IUser, IUserLookup } from '@rocket.chat/apps-engine/definition/users';
 
 import { type CoordinationTiming, ServerState } from '../lib/services/server-state';
+
+/**
+ * An engine method as the runtime answers it: `null` where the engine's type says `undefined` or
+ * nothing found (msgpack keeps no `undefined`).
+ */
+type AsRuntime<F> = F extends (...args: infer A) => Promise<infer R> ? (...args: A) => Promise<R | null> : F;
+
+/** The methods `K` of the engine interface `T`: the part of it the app calls, which a fake implements. */
+type Part<T, K extends keyof T> = { [P in K]: AsRuntime<T[P]> };
+
+/** The readers the app uses, each with the methods it calls, typed as the engine declares them. */
+export interface FakeRead {
+    getPersistenceReader(): Part<IPersistenceRead, 'read' | 'readByAssociation' | 'readByAssociations'>;
+    getEnvironmentReader(): { getSettings(): Part<ISettingRead, 'getValueById'>; getServerSettings(): Part<IServerSettingRead, 'getValueById'> };
+    getLivechatReader(): Part<ILivechatRead, 'getLivechatVisitorByToken'>;
+    getRoomReader(): Part<IRoomRead, 'getById' | 'getMessages'>;
+    getMessageReader(): Part<IMessageRead, 'getById'>;
+    getUploadReader(): Part<IUploadRead, 'getById'>;
+    getUserReader(): Part<IUserRead, 'getAppUser'>;
+}
+
+export interface FakeModify {
+    getCreator(): { getUploadCreator(): Part<IUploadCreator, 'uploadBuffer'> };
+    getUpdater(): {
+        message(messageId: string, updater: IUser): Promise<IMessageBuilder>;
+        finish(builder: object): Promise<void>;
+    };
+}
+
+export type FakePersistence = Part<
+    IPersistence,
+    | 'create'
+    | 'createWithAssociation'
+    | 'createWithAssociations'
+    | 'updateByAssociation'
+    | 'updateByAssociations'
+    | 'removeByAssociation'
+    | 'removeByAssociations'
+>;
+
+export interface FakeAccessors {
+    read: FakeRead;
+    modify: FakeModify;
+    persis: FakePersistence;
+}
+
+/**
+ * The fakes as the engine's full interfaces, which the app's endpoints take. The one place where
+ * that is asserted: the fakes implement the methods the app calls (typed above), nothing more, and a
+ * call to any other method fails the test with a TypeError.
+ */
+export function asEngineAccessors(fakes: FakeAccessors): { read: IRead; modify: IModify; persis: IPersistence; http: IHttp } {
+    return {
+        read: fakes.read as unknown as IRead,
+        modify: fakes.modify as unknown as IModify,
+        persis: fakes.persis as unknown as IPersistence,
+        http: {} as IHttp,
+    };
+}
+
+/**
+ * A record of an engine type with only the fields given: what the runtime sends that the app reads.
+ * The fields given are checked against the type; the ones left out are not there at run time either.
+ */
+function partial<T>(fields: Partial<T>): T {
+    return fields as T;
+}
+
+/** A message as the engine hands it to apps, plus what Rocket.Chat's converter adds for a visitor. */
+export interface FakeMessage extends IMessageRaw {
+    file: IMessageFile;
+    attachments: IMessageAttachment[];
+    token: string;
+    _unmappedProperties_: { files: Array<{ _id: string; name: string }> };
+}
 
 export interface StoredFile {
     id: string;
@@ -32,7 +131,7 @@ export interface FakeWorld {
     rooms: Array<{ id: string; type: string; isOpen: boolean; visitorToken: string }>;
     appSettings: Record<string, unknown>;
     serverSettings: Record<string, unknown>;
-    messages: Array<Record<string, any>>;
+    messages: FakeMessage[];
     files: StoredFile[];
     records: PersistedRecord[];
     logs: FakeLogEntry[];
@@ -95,48 +194,50 @@ export function createWorld(): FakeWorld {
     return world;
 }
 
-const keyOf = (association: any): string => `${association.getModel()}:${association.getID()}`;
+const keyOf = (association: RocketChatAssociationRecord): string => `${association.getModel()}:${association.getID()}`;
 
 function matches(record: PersistedRecord, keys: string[]): boolean {
     return keys.every((k) => record.keys.includes(k));
 }
 
-function roomOf(world: FakeWorld, id: string): any {
+function roomOf(world: FakeWorld, id: string): ILivechatRoom | null {
     const room = world.rooms.find((r) => r.id === id);
     if (!room) {
         return null;
     }
-    const visitor = world.visitors.find((v) => v.token === room.visitorToken) ?? { token: room.visitorToken };
-    return { id: room.id, type: room.type, isOpen: room.isOpen || undefined, visitor };
+    const visitor = world.visitors.find((v) => v.token === room.visitorToken) ?? partial<IVisitor>({ token: room.visitorToken });
+    return partial<ILivechatRoom>({ id: room.id, type: room.type as RoomType, isOpen: room.isOpen || undefined, visitor });
 }
 
-export function createAccessors(world: FakeWorld): { read: any; modify: any; persis: any; http: any } {
+export function createAccessors(world: FakeWorld): FakeAccessors {
     let failNextMessageRead = false;
-    const persistenceReader = {
+    /** The message each builder the updater handed out edits. */
+    const drafts = new WeakMap<object, FakeMessage>();
+    const persistenceReader: ReturnType<FakeRead['getPersistenceReader']> = {
         read: async (id: string) => world.records.find((r) => r.id === id)?.data ?? null,
-        readByAssociation: async (a: any) => world.records.filter((r) => matches(r, [keyOf(a)])).map((r) => structuredClone(r.data)),
-        readByAssociations: async (as: any[]) => world.records.filter((r) => matches(r, as.map(keyOf))).map((r) => structuredClone(r.data)),
+        readByAssociation: async (a) => world.records.filter((r) => matches(r, [keyOf(a)])).map((r) => structuredClone(r.data)),
+        readByAssociations: async (as) => world.records.filter((r) => matches(r, as.map(keyOf))).map((r) => structuredClone(r.data)),
     };
-    const persis = {
-        create: async (data: object) => add(world, data, []),
-        createWithAssociation: async (data: object, a: any) => add(world, data, [keyOf(a)]),
-        createWithAssociations: async (data: object, as: any[]) => add(world, data, as.map(keyOf)),
-        updateByAssociation: async (a: any, data: object, upsert?: boolean) => upsertRecord(world, [keyOf(a)], data, upsert),
-        updateByAssociations: async (as: any[], data: object, upsert?: boolean) => upsertRecord(world, as.map(keyOf), data, upsert),
-        removeByAssociation: async (a: any) => removeRecords(world, [keyOf(a)]),
-        removeByAssociations: async (as: any[]) => removeRecords(world, as.map(keyOf)),
+    const persis: FakePersistence = {
+        create: async (data) => add(world, data, []),
+        createWithAssociation: async (data, a) => add(world, data, [keyOf(a)]),
+        createWithAssociations: async (data, as) => add(world, data, as.map(keyOf)),
+        updateByAssociation: async (a, data, upsert) => upsertRecord(world, [keyOf(a)], data, upsert),
+        updateByAssociations: async (as, data, upsert) => upsertRecord(world, as.map(keyOf), data, upsert),
+        removeByAssociation: async (a) => removeRecords(world, [keyOf(a)]),
+        removeByAssociations: async (as) => removeRecords(world, as.map(keyOf)),
     };
-    const read = {
+    const read: FakeRead = {
         getPersistenceReader: () => persistenceReader,
         getEnvironmentReader: () => ({
             getSettings: () => ({
-                getValueById: async (id: string) => {
+                getValueById: async (id) => {
                     world.settingReads.push(id);
                     return world.appSettings[id];
                 },
             }),
             getServerSettings: () => ({
-                getValueById: async (id: string) => {
+                getValueById: async (id) => {
                     world.settingReads.push(id);
                     if (!(id in world.serverSettings)) {
                         throw new Error(`no setting ${id}`);
@@ -146,11 +247,11 @@ export function createAccessors(world: FakeWorld): { read: any; modify: any; per
             }),
         }),
         getLivechatReader: () => ({
-            getLivechatVisitorByToken: async (token: string) => world.visitors.find((v) => v.token === token) ?? null,
+            getLivechatVisitorByToken: async (token) => world.visitors.find((v) => v.token === token) ?? null,
         }),
         getRoomReader: () => ({
-            getById: async (id: string) => roomOf(world, id),
-            getMessages: async (rid: string, options: { limit?: number }) => {
+            getById: async (id) => roomOf(world, id),
+            getMessages: async (rid, options = {}) => {
                 if (failNextMessageRead) {
                     failNextMessageRead = false;
                     throw new Error(world.failAfterUpload);
@@ -164,23 +265,27 @@ export function createAccessors(world: FakeWorld): { read: any; modify: any; per
             },
         }),
         getMessageReader: () => ({
-            getById: async (id: string) => {
+            getById: async (id) => {
                 const m = world.messages.find((x) => x.id === id);
-                return m ? { ...structuredClone(m), room: roomOf(world, m.roomId) } : null;
+                // The fake keeps the sender as IMessageRaw names it ({ _id, username, name }), which is what
+                // the app reads (toCoreMessage); IMessage's type would have a full IUser there.
+                return m ? ({ ...structuredClone(m), room: roomOf(world, m.roomId) } as unknown as IMessage) : null;
             },
         }),
         getUploadReader: () => ({
-            getById: async (id: string) => {
+            getById: async (id) => {
                 const file = world.files.find((f) => f.id === id);
-                return file ? { id: file.id, name: file.name, size: String(file.bytes.length) } : null;
+                return file ? partial<IUpload>({ id: file.id, name: file.name, size: String(file.bytes.length) }) : null;
             },
         }),
-        getUserReader: () => ({ getAppUser: async () => ({ id: 'app-user', username: 'livechat-upload.bot', name: 'Livechat Upload' }) }),
+        getUserReader: () => ({
+            getAppUser: async () => partial<IUser>({ id: 'app-user', username: 'livechat-upload.bot', name: 'Livechat Upload' }),
+        }),
     };
-    const modify = {
+    const modify: FakeModify = {
         getCreator: () => ({
             getUploadCreator: () => ({
-                uploadBuffer: async (bytes: Buffer, descriptor: { filename: string; room: any; visitorToken: string }) => {
+                uploadBuffer: async (bytes, descriptor) => {
                     world.uploadCalls += 1;
                     if (world.uploadDelayMs) {
                         await new Promise((resolve) => setTimeout(resolve, world.uploadDelayMs));
@@ -189,7 +294,8 @@ export function createAccessors(world: FakeWorld): { read: any; modify: any; per
                         throw new Error(world.rejectUploads);
                     }
                     const visitor = world.visitors.find((v) => v.token === descriptor.visitorToken)!;
-                    const file = { id: nextId('file'), name: descriptor.filename, rid: descriptor.room.id, bytes: Buffer.from(bytes) };
+                    const room = descriptor.room as ILivechatRoom;
+                    const file = { id: nextId('file'), name: descriptor.filename, rid: room.id, bytes: Buffer.from(bytes) };
                     world.files.push(file);
                     world.messages.push({
                         id: nextId('msg'),
@@ -207,30 +313,43 @@ export function createAccessors(world: FakeWorld): { read: any; modify: any; per
                         _unmappedProperties_: { files: [{ _id: file.id, name: file.name }] },
                     });
                     failNextMessageRead = world.failAfterUpload !== undefined;
-                    return { id: file.id, name: file.name, size: bytes.length };
+                    return partial<IUpload>({ id: file.id, name: file.name, size: String(bytes.length) });
                 },
             }),
         }),
         getUpdater: () => ({
-            message: async (id: string, editor: any) => {
-                const message = structuredClone(world.messages.find((m) => m.id === id)!);
-                return {
-                    getAttachments: () => message.attachments,
-                    setAttachments: (a: unknown[]) => (message.attachments = a),
-                    setEditor: (u: any) => (message.editor = u),
-                    getMessage: () => message,
-                    _editor: editor,
-                };
+            message: async (id) => {
+                const draft = structuredClone(world.messages.find((m) => m.id === id)!);
+                const builder: IMessageBuilder = partial<IMessageBuilder>({
+                    getAttachments: () => draft.attachments,
+                    setAttachments: (attachments) => {
+                        draft.attachments = attachments;
+                        return builder;
+                    },
+                    setEditor: (user) => {
+                        draft.editor = toLookup(user);
+                        return builder;
+                    },
+                });
+                drafts.set(builder, draft);
+                return builder;
             },
-            finish: async (builder: any) => {
-                const message = builder.getMessage();
-                message.editedAt = new Date();
-                const index = world.messages.findIndex((m) => m.id === message.id);
-                world.messages[index] = message;
+            finish: async (builder) => {
+                const draft = drafts.get(builder);
+                if (!draft) {
+                    throw new Error('finish() got a builder the updater did not hand out');
+                }
+                draft.editedAt = new Date();
+                world.messages[world.messages.findIndex((m) => m.id === draft.id)] = draft;
             },
         }),
     };
-    return { read, modify, persis, http: {} };
+    return { read, modify, persis };
+}
+
+/** A user as messages name their sender or editor. */
+function toLookup(user: IUser): IUserLookup {
+    return { _id: user.id, username: user.username, name: user.name };
 }
 
 /** As the runtime's msgpack and the database store it: an unset field comes back as null. */
@@ -262,13 +381,21 @@ function removeRecords(world: FakeWorld, keys: string[]): object[] {
     return removed.map((r) => r.data);
 }
 
-export function createApp(world: FakeWorld): any {
+/** The app as an endpoint sees it: its logger and its id. */
+export function createApp(world: FakeWorld): IApp {
     const log =
         (level: string) =>
         (...items: unknown[]) =>
             world.logs.push({ level, items });
-    const logger = { debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error'), success: log('success'), log: log('log') };
-    return { getLogger: () => logger, getID: () => 'app-id' };
+    const logger = partial<ILogger>({
+        debug: log('debug'),
+        info: log('info'),
+        warn: log('warn'),
+        error: log('error'),
+        success: log('success'),
+        log: log('log'),
+    });
+    return partial<IApp>({ getLogger: () => logger, getID: () => 'app-id' });
 }
 
 export function request(

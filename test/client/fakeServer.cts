@@ -12,11 +12,29 @@ import type { UploadLimits } from '../../.client/src/index';
 /** The fake answers `GET limits` with the same shape the client reads. */
 export type FakeLimits = UploadLimits;
 
+/**
+ * A JSON request body as the client sends it (docs/API.md): each route sends some of these fields,
+ * and the fake and the tests read a route's fields from that route's requests only.
+ */
+export interface RequestBody {
+    rid: string;
+    file: { name: string; type?: string; data: string };
+    description?: string;
+    name: string;
+    size: number;
+    type?: string;
+    sha256?: string;
+    uploadId: string;
+    offset: number;
+    data: string;
+}
+
 export interface RecordedRequest {
     method: string;
     route: string;
     query: Record<string, string>;
-    body: any;
+    /** `{}` for a request without a body. */
+    body: RequestBody;
     token?: string;
 }
 
@@ -139,7 +157,7 @@ export class FakeServer {
             method: req.method ?? 'GET',
             route: url.pathname.startsWith(prefix) ? url.pathname.slice(prefix.length) : url.pathname,
             query: Object.fromEntries(url.searchParams),
-            body: raw.length ? JSON.parse(raw.toString('utf8')) : undefined,
+            body: raw.length ? (JSON.parse(raw.toString('utf8')) as RequestBody) : ({} as RequestBody),
             token: req.headers['x-visitor-token'] as string | undefined,
         };
         this.requests.push(recorded);
@@ -190,7 +208,7 @@ export class FakeServer {
         return size === 0 ? [400, errorBody('error-empty-file')] : undefined;
     }
 
-    private postUpload(body: any): [number, unknown] {
+    private postUpload(body: RequestBody): [number, unknown] {
         const bytes = Buffer.from(body.file.data, 'base64');
         return (
             this.checkFile(body.rid, body.file.name, bytes.length) ?? [
@@ -200,7 +218,7 @@ export class FakeServer {
         );
     }
 
-    private createSession(body: any): [number, unknown] {
+    private createSession(body: RequestBody): [number, unknown] {
         const refused = this.checkFile(body.rid, body.name, body.size);
         if (refused) return refused;
         const uploadId = `upload-${++this.ids}`;
@@ -219,7 +237,7 @@ export class FakeServer {
         return [201, { success: true, uploadId, offset: 0, size: body.size, chunkSizeBytes, maxParallelChunks, expiresAt: 'later' }];
     }
 
-    private storeChunk(body: any): [number, unknown] {
+    private storeChunk(body: RequestBody): [number, unknown] {
         const s = this.sessions.get(body.uploadId);
         if (!s) return [404, errorBody('error-upload-not-found')];
         if (s.message) return [200, this.status(s)];

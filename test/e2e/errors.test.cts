@@ -242,7 +242,7 @@ describe('every documented 4xx, over HTTP, with its documented body', () => {
     });
 
     it('none of the refused requests left a message in the room', async () => {
-        expect((await history(target, visitor)).filter((m) => m.file).map((m) => m.file.name)).toEqual(['clean.txt']);
+        expect((await history(target, visitor)).filter((m) => m.file).map((m) => m.file?.name)).toEqual(['clean.txt']);
     });
 
     it('answered every refusal above with the status and exactly the extra fields lib/errors.ts declares', () => {

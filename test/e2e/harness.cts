@@ -59,10 +59,44 @@ export async function startTarget(options: { dataDir?: string } = {}): Promise<T
     return target;
 }
 
+/** An attachment of a file message, in Rocket.Chat's shape (docs/API.md, "The message"). */
+export interface ReplyAttachment {
+    title_link: string;
+    [field: string]: unknown;
+}
+
+/**
+ * A JSON answer, with the fields these tests read typed as docs/API.md gives them. They are there
+ * on the answers the tests read them from (a created session, a chunk, the message); an error answer
+ * has `error` instead.
+ */
+export interface ReplyBody {
+    success: boolean;
+    error?: string;
+    uploadId: string;
+    offset: number;
+    size: number;
+    chunkSizeBytes: number;
+    complete: boolean;
+    _id: string;
+    file: { _id: string; name: string; type: string };
+    attachments: ReplyAttachment[];
+    [field: string]: unknown;
+}
+
 export interface Reply {
     status: number;
-    body: any;
+    body: ReplyBody;
     headers: Headers;
+}
+
+/** A message as `messages.history` answers it (Rocket.Chat's shape), with the fields these tests read. */
+export interface HistoryMessage {
+    _id: string;
+    msg: string;
+    file?: { _id: string; name: string; type: string };
+    attachments?: ReplyAttachment[];
+    [field: string]: unknown;
 }
 
 export async function callApp(
@@ -89,7 +123,8 @@ export async function callApp(
     } catch {
         // Not JSON (e.g. Express's own 413 page): kept as text.
     }
-    return { status: response.status, body: parsed, headers: response.headers };
+    // A body that is not JSON stays a string; the tests that get one look at the status only.
+    return { status: response.status, body: parsed as ReplyBody, headers: response.headers };
 }
 
 export interface Visitor {
@@ -124,7 +159,7 @@ export async function closeRoom(target: Target, visitor: Visitor): Promise<void>
 }
 
 /** The room's messages as the widget reads them, newest first. */
-export async function history(target: Target, visitor: Visitor): Promise<any[]> {
+export async function history(target: Target, visitor: Visitor): Promise<HistoryMessage[]> {
     const response = await fetch(`${target.url}/api/v1/livechat/messages.history/${visitor.rid}?token=${visitor.token}&limit=50`);
     const body = await response.json();
     return body.messages;

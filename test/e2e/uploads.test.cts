@@ -61,7 +61,7 @@ describe.each(['single', 'resumable'] as const)('the %s path', (path) => {
             attachments: [attachment],
         });
         expect(inRoom).toMatchObject({ _id: answer._id, file: { _id: answer.file._id }, attachments: [attachment] });
-        expect(typeof inRoom.attachments[0].image_preview).toBe('string');
+        expect(typeof inRoom?.attachments?.[0].image_preview).toBe('string');
         expect(answer).not.toHaveProperty('token');
     });
 

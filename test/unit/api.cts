@@ -5,6 +5,8 @@
 import { createHash } from 'crypto';
 
 import { expect } from '@jest/globals';
+import type { IApiEndpointInfo, IApiResponse } from '@rocket.chat/apps-engine/definition/api';
+import type { IApp } from '@rocket.chat/apps-engine/definition/IApp';
 
 import { CompleteUploadEndpoint } from '../../endpoints/complete-endpoint';
 import { UploadFileEndpoint } from '../../endpoints/upload-endpoint';
@@ -13,12 +15,22 @@ import { ERRORS } from '../../lib/errors';
 import { CHUNK_SIZE_BYTES } from '../../lib/requests';
 import { type ServerState } from '../../lib/services/server-state';
 import { type SeenError } from '../error-bodies.cjs';
-import { createAccessors, createApp, type FakeWorld, request } from '../fakes.cjs';
+import type { EndpointBase } from '../../endpoints/endpoint-base';
+import { asEngineAccessors, createAccessors, createApp, type FakeWorld, request } from '../fakes.cjs';
 
 export type Method = 'get' | 'post' | 'patch' | 'delete' | 'put' | 'options';
 export type CallOptions = Parameters<typeof request>[1] & { server?: ServerState };
 
-const info = {} as any;
+/** The app's routes take no path parameters, so the endpoint info they get is never read. */
+const info = {} as IApiEndpointInfo;
+
+/** A route class, as the app constructs it. */
+export type EndpointClass = new (app: IApp, state: ServerState) => EndpointBase;
+
+/** An endpoint's answer: `content` is its JSON body (the engine types it `any`); every answer has headers. */
+export interface EndpointAnswer extends IApiResponse {
+    headers: Record<string, string>;
+}
 
 export const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
@@ -28,21 +40,30 @@ export const sha = (b: Buffer): string => createHash('sha256').update(b).digest(
  */
 export const seenErrors: SeenError[] = [];
 
-export async function call(world: FakeWorld, Endpoint: any, method: Method, content: unknown, options: CallOptions = {}): Promise<any> {
-    const { read, modify, persis, http } = createAccessors(world);
+export async function call(
+    world: FakeWorld,
+    Endpoint: EndpointClass,
+    method: Method,
+    content: unknown,
+    options: CallOptions = {},
+): Promise<EndpointAnswer> {
+    const { read, modify, persis, http } = asEngineAccessors(createAccessors(world));
     const endpoint = new Endpoint(createApp(world), options.server ?? world.server);
-    const response = await endpoint[method](request(content, options), info, read, modify, http, persis);
+    const req = request(content, options);
+    const response = (
+        method === 'options' ? await endpoint.options(req, info, read) : await endpoint[method](req, info, read, modify, http, persis)
+    ) as EndpointAnswer;
     if (response.content?.success === false) seenErrors.push({ status: response.status, body: response.content });
     return response;
 }
 
-export function expectError(response: any, status: number, code: string, extra: Record<string, unknown> = {}): void {
+export function expectError(response: IApiResponse, status: number, code: string, extra: Record<string, unknown> = {}): void {
     expect(response.status).toBe(status);
     expect(response.content).toEqual({ success: false, error: code, reason: code, message: expect.any(String), ...extra });
 }
 
 /** True when an answer is a documented refusal: a code of the table, with the table's status. */
-export function isDocumentedRefusal(response: any): boolean {
+export function isDocumentedRefusal(response: IApiResponse): boolean {
     const code = response.content?.error as keyof typeof ERRORS | undefined;
     return code !== undefined && code in ERRORS && ERRORS[code].status === response.status && code !== 'error-server';
 }

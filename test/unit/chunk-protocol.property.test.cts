@@ -15,7 +15,7 @@ import fc from 'fast-check';
 import { CHUNK_SIZE_BYTES } from '../../lib/requests';
 import { APP_SETTING_IDS } from '../../lib/settings';
 import { createServer, createWorld, type FakeWorld } from '../fakes.cjs';
-import { isDocumentedRefusal, resumable } from './api.cjs';
+import { type EndpointAnswer, isDocumentedRefusal, resumable } from './api.cjs';
 
 type Variant = 'right' | 'other';
 type Op =
@@ -106,7 +106,7 @@ async function runBatches(batches: Op[][]): Promise<void> {
     expect(w.uploadCalls).toBe(w.messages.filter((m) => m.file).length);
 }
 
-function send(w: FakeWorld, servers: ReturnType<typeof createServer>[], uploads: ModelUpload[], op: Op): Promise<any> {
+function send(w: FakeWorld, servers: ReturnType<typeof createServer>[], uploads: ModelUpload[], op: Op): Promise<EndpointAnswer> {
     const options = { token: 'stranger' in op && op.stranger ? 'token-B' : 'token-A', server: servers[op.server] };
     const { id } = uploads[op.upload];
     switch (op.kind) {
@@ -127,7 +127,7 @@ function send(w: FakeWorld, servers: ReturnType<typeof createServer>[], uploads:
     }
 }
 
-function check(op: Op, answer: any, upload: ModelUpload, recordsBefore: string, w: FakeWorld, batch: Op[]): void {
+function check(op: Op, answer: EndpointAnswer, upload: ModelUpload, recordsBefore: string, w: FakeWorld, batch: Op[]): void {
     if ('stranger' in op && op.stranger) {
         expect(answer.status).toBe(403);
         expect(answer.content.error).toBe('unauthorized');

@@ -4,6 +4,12 @@ import { join } from 'path';
 
 import { describe, expect, it } from '@jest/globals';
 
+import type { IAppAccessors, IConfigurationExtend, IEnvironmentRead, ILogger } from '@rocket.chat/apps-engine/definition/accessors';
+import type { IApi, IApiEndpoint } from '@rocket.chat/apps-engine/definition/api';
+import type { IAppInfo } from '@rocket.chat/apps-engine/definition/metadata';
+import type { IProcessor } from '@rocket.chat/apps-engine/definition/scheduler';
+import type { ISetting } from '@rocket.chat/apps-engine/definition/settings';
+
 import { LivechatUploadApp } from '../../LivechatUploadApp';
 import { ERRORS, type ErrorCode, errorFieldsOf } from '../../lib/errors';
 import { APP_SETTING_DEFINITIONS, BYTES_PER_MIB, ENGINE_SAFE_MAX_FILE_SIZE_BYTES } from '../../lib/settings';
@@ -11,21 +17,26 @@ import { APP_SETTING_DEFINITIONS, BYTES_PER_MIB, ENGINE_SAFE_MAX_FILE_SIZE_BYTES
 const root = join(__dirname, '..', '..');
 const read = (path: string): string => readFileSync(join(root, path), 'utf8');
 
+/** What the engine calls at install; protected on App, so reached through this view of it. */
+interface Configurable {
+    extendConfiguration(configuration: IConfigurationExtend, environment: IEnvironmentRead): Promise<void>;
+}
+
 /** Boots the app class with a recording configuration, as the engine does at install. */
 async function registeredConfiguration() {
-    const endpoints: any[] = [];
-    const settings: any[] = [];
-    const processors: any[] = [];
-    const logger = { debug: () => undefined };
-    const app = new LivechatUploadApp({ name: 'Livechat Upload', requiredApiVersion: '^1.44.0', author: {} } as any, logger as any, {} as any);
-    await (app as any).extendConfiguration(
-        {
-            settings: { provideSetting: async (s: unknown) => settings.push(s) },
-            api: { provideApi: async (api: { endpoints: unknown[] }) => endpoints.push(...api.endpoints) },
-            scheduler: { registerProcessors: async (p: unknown[]) => processors.push(...p) },
-        },
-        {},
-    );
+    const endpoints: IApiEndpoint[] = [];
+    const settings: ISetting[] = [];
+    const processors: IProcessor[] = [];
+    // Only what the constructor and extendConfiguration use: the rest of each interface is never called.
+    const info = { name: 'Livechat Upload', requiredApiVersion: '^1.44.0', author: {} } as IAppInfo;
+    const logger = { debug: () => undefined } as unknown as ILogger;
+    const app = new LivechatUploadApp(info, logger, {} as IAppAccessors);
+    const configuration = {
+        settings: { provideSetting: async (s: ISetting) => void settings.push(s) },
+        api: { provideApi: async (api: IApi) => void endpoints.push(...api.endpoints) },
+        scheduler: { registerProcessors: async (p: IProcessor[] = []) => void processors.push(...p) },
+    };
+    await (app as unknown as Configurable).extendConfiguration(configuration as unknown as IConfigurationExtend, {} as IEnvironmentRead);
     return { endpoints, settings, processors };
 }
 

@@ -10,9 +10,9 @@ import { UploadSessionsEndpoint } from '../../endpoints/uploads-endpoint';
 import { CHUNK_SIZE_BYTES } from '../../lib/requests';
 import { removeExpiredSessions } from '../../lib/services/uploads';
 import { APP_SETTING_IDS } from '../../lib/settings';
-import { createAccessors, createWorld, type FakeWorld } from '../fakes.cjs';
+import { asEngineAccessors, createAccessors, createWorld, type FakeWorld } from '../fakes.cjs';
 import { findErrorBodyProblems, findUnseenFields } from '../error-bodies.cjs';
-import { call, expectError, seenErrors, sha, single } from './api.cjs';
+import { call, type EndpointAnswer, expectError, seenErrors, sha, single } from './api.cjs';
 
 let png: Buffer;
 let bigPng: Buffer;
@@ -333,13 +333,13 @@ describe('resumable upload', () => {
         const world = createWorld();
         const { uploadId } = (await create(world, bigPng)).content;
         const chunks = Math.ceil(bigPng.length / CHUNK_SIZE_BYTES);
-        let last: any;
+        let last: EndpointAnswer | undefined;
         for (let i = 0; i < chunks; i += 1) {
             last = await send(world, uploadId, bigPng, i);
         }
         const again = await call(world, CompleteUploadEndpoint, 'post', { uploadId }, { token: 'token-A' });
         expect(again.status).toBe(200);
-        expect(again.content._id).toBe(last.content._id);
+        expect(again.content._id).toBe(last?.content._id);
         expect(world.messages).toHaveLength(1);
     });
 
@@ -378,11 +378,11 @@ describe('resumable upload', () => {
         const world = createWorld();
         const { uploadId } = (await create(world, bigPng, { sha256: 'b'.repeat(64) })).content;
         const chunks = Math.ceil(bigPng.length / CHUNK_SIZE_BYTES);
-        let last: any;
+        let last: EndpointAnswer | undefined;
         for (let i = 0; i < chunks; i += 1) {
             last = await send(world, uploadId, bigPng, i);
         }
-        expectError(last, 400, 'error-checksum-mismatch', { field: 'sha256' });
+        expectError(last!, 400, 'error-checksum-mismatch', { field: 'sha256' });
         expect(world.records.map((r) => [r.data.kind, r.data.state ?? null])).toEqual([
             ['session', 'failed'],
             ['mark', null],
@@ -436,7 +436,7 @@ describe('resumable upload', () => {
         expectError(await call(world, CompleteUploadEndpoint, 'post', { uploadId }, { token: 'token-A' }), 410, 'error-upload-expired');
         expect(world.records).toEqual(before);
 
-        const { read, persis } = createAccessors(world);
+        const { read, persis } = asEngineAccessors(createAccessors(world));
         expect(await removeExpiredSessions(read, persis, Date.now() + world.clockOffsetMs)).toBe(1);
         expect(world.records).toHaveLength(0);
     });

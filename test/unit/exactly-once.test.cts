@@ -10,7 +10,7 @@ import { describe, expect, it } from '@jest/globals';
 import { APP_SETTING_IDS } from '../../lib/settings';
 import { createServer, createWorld, type FakeWorld } from '../fakes.cjs';
 import { findErrorBodyProblems, findUnseenFields } from '../error-bodies.cjs';
-import { chunkCount, chunkOf, expectError, resumable, seenErrors, sha, single } from './api.cjs';
+import { chunkCount, chunkOf, type EndpointAnswer, expectError, resumable, seenErrors, sha, single } from './api.cjs';
 
 /** A world whose content check trusts the name, so files can be random bytes. */
 function world(): FakeWorld {
@@ -38,7 +38,7 @@ function postedFiles(w: FakeWorld): string[] {
     return w.messages.filter((m) => m.file).map((m) => sha(w.files.find((f) => f.id === m.file._id)!.bytes));
 }
 
-function expectOneMessage(w: FakeWorld, file: Buffer, answers: any[]): void {
+function expectOneMessage(w: FakeWorld, file: Buffer, answers: EndpointAnswer[]): void {
     expect(postedFiles(w)).toEqual([sha(file)]);
     expect(w.uploadCalls).toBe(1);
     for (const answer of answers) {
