@@ -31,6 +31,7 @@ describe('rc-apps package at the repository root', () => {
                     'tsconfig.json',
                     'docs/API.md',
                     'docs/PERFORMANCE.md',
+                    'docs/SECURITY.md',
                     'docs/openapi.json',
                 ].includes(name),
         );
