@@ -1,0 +1,377 @@
+/**
+ * Visitor-facing words for every error an upload can end with, in the languages the app's admin
+ * settings speak (`i18n/` at the repository root). Codes map to sentences once, for all languages;
+ * each language translates the sentences. `test/client/words.test.cts` fails when a code of the
+ * app's table (`lib/errors.ts`) or of `PENDING_SERVER_CODES` has no sentence in some language.
+ */
+import type { ErrorCode } from '../../lib/errors.js';
+
+/** Codes the server answers with that are not yet in `lib/errors.ts` (the `Idempotency-Key` contract of `POST upload`). */
+export const PENDING_SERVER_CODES = ['error-upload-in-progress', 'error-idempotency-key-reused', 'error-invalid-idempotency-key'] as const;
+
+/**
+ * Codes the client gives errors that carry none from the server: no answer at all, a cancel, and
+ * error answers whose body is not the app's JSON (Express's HTML `400 Bad Request` for a body that
+ * is not JSON, a proxy's `413`; any other status becomes `http-<status>` and is worded by its class).
+ */
+export const CLIENT_CODES = ['error-network', 'error-cancelled', 'http-400', 'http-413'] as const;
+
+export type WordedCode = ErrorCode | (typeof PENDING_SERVER_CODES)[number] | (typeof CLIENT_CODES)[number];
+
+export const SENTENCE_IDS = [
+    'unauthorized',
+    'uploadsOff',
+    'tooLarge',
+    'tooLargeForServer',
+    'typeNotAllowed',
+    'contentMismatch',
+    'contentUnknown',
+    'imageDamaged',
+    'empty',
+    'badName',
+    'notIntact',
+    'changedWhileSending',
+    'interrupted',
+    'tooMany',
+    'refused',
+    'serverBusy',
+    'stillProcessing',
+    'sendAgain',
+    'unreachable',
+    'cancelled',
+    'failed',
+    /** Follows `tooLarge` when the answer carries `sizeAllowed`; `{size}` is the formatted limit. */
+    'sizeLimit',
+] as const;
+
+export type SentenceId = (typeof SENTENCE_IDS)[number];
+
+/** Which sentence a visitor sees for each code; the type makes a new code of `lib/errors.ts` a compile error until it is worded. */
+export const CODE_SENTENCES: Record<WordedCode, SentenceId> = {
+    unauthorized: 'unauthorized',
+    'error-file-upload-disabled': 'uploadsOff',
+    'error-size-not-allowed': 'tooLarge',
+    'error-type-not-allowed': 'typeNotAllowed',
+    'error-content-mismatch': 'contentMismatch',
+    'error-content-unknown': 'contentUnknown',
+    'error-content-malformed': 'imageDamaged',
+    'error-empty-file': 'empty',
+    'error-invalid-file-name': 'badName',
+    'error-invalid-body': 'notIntact',
+    'error-invalid-base64': 'notIntact',
+    'error-checksum-mismatch': 'notIntact',
+    'error-upload-not-found': 'interrupted',
+    'error-method-not-allowed': 'sendAgain',
+    'error-offset-mismatch': 'notIntact',
+    'error-chunk-conflict': 'changedWhileSending',
+    'error-upload-incomplete': 'notIntact',
+    'error-upload-expired': 'interrupted',
+    'error-too-many-uploads': 'tooMany',
+    'error-upload-rejected': 'refused',
+    'error-server': 'serverBusy',
+    'error-upload-in-progress': 'stillProcessing',
+    'error-idempotency-key-reused': 'sendAgain',
+    'error-invalid-idempotency-key': 'sendAgain',
+    'error-network': 'unreachable',
+    'error-cancelled': 'cancelled',
+    'http-400': 'sendAgain',
+    'http-413': 'tooLargeForServer',
+};
+
+export const LOCALES = ['en', 'de', 'es', 'fr', 'pt-BR', 'ru', 'ja', 'zh', 'it', 'pl', 'tr'] as const;
+export type Locale = (typeof LOCALES)[number];
+
+export const SENTENCES: Record<Locale, Record<SentenceId, string>> = {
+    en: {
+        unauthorized: 'This chat is not allowed to send files here. Try reloading the page.',
+        uploadsOff: 'Sending files is turned off for this chat.',
+        tooLarge: 'This file is too large.',
+        tooLargeForServer: 'This file is too large for the server.',
+        typeNotAllowed: 'This type of file is not allowed here.',
+        contentMismatch: "This file's contents do not match its name or type.",
+        contentUnknown: 'This kind of file cannot be recognised, so it cannot be sent.',
+        imageDamaged: 'This image is damaged, so it cannot be sent safely. Try another copy of it.',
+        empty: 'This file is empty.',
+        badName: 'This file name cannot be used. Rename the file and try again.',
+        notIntact: 'The file could not be sent intact. Please try again.',
+        changedWhileSending: 'The file changed while it was being sent. Please send it again.',
+        interrupted: 'The upload was interrupted for too long. Please send the file again.',
+        tooMany: 'Too many files are being sent at once. Wait a moment and try again.',
+        refused: 'The server refused this file.',
+        serverBusy: 'The server could not take the file right now. Please try again later.',
+        stillProcessing: 'The file is still being processed. Please wait a moment.',
+        sendAgain: 'The file could not be sent. Please send it again.',
+        unreachable: 'The server could not be reached. Check your connection and try again.',
+        cancelled: 'The upload was cancelled.',
+        failed: 'The file could not be sent.',
+        sizeLimit: 'The limit is {size}.',
+    },
+    de: {
+        unauthorized: 'Dieser Chat darf hier keine Dateien senden. Bitte laden Sie die Seite neu.',
+        uploadsOff: 'Das Senden von Dateien ist in diesem Chat ausgeschaltet.',
+        tooLarge: 'Diese Datei ist zu groß.',
+        tooLargeForServer: 'Diese Datei ist zu groß für den Server.',
+        typeNotAllowed: 'Dieser Dateityp ist hier nicht erlaubt.',
+        contentMismatch: 'Der Inhalt dieser Datei passt nicht zu ihrem Namen oder Typ.',
+        contentUnknown: 'Diese Art von Datei wird nicht erkannt und kann daher nicht gesendet werden.',
+        imageDamaged: 'Dieses Bild ist beschädigt und kann nicht sicher gesendet werden. Versuchen Sie es mit einer anderen Kopie.',
+        empty: 'Diese Datei ist leer.',
+        badName: 'Dieser Dateiname ist nicht verwendbar. Benennen Sie die Datei um und versuchen Sie es erneut.',
+        notIntact: 'Die Datei konnte nicht unversehrt gesendet werden. Bitte versuchen Sie es erneut.',
+        changedWhileSending: 'Die Datei hat sich während des Sendens geändert. Bitte senden Sie sie erneut.',
+        interrupted: 'Das Hochladen war zu lange unterbrochen. Bitte senden Sie die Datei erneut.',
+        tooMany: 'Es werden zu viele Dateien gleichzeitig gesendet. Warten Sie einen Moment und versuchen Sie es erneut.',
+        refused: 'Der Server hat diese Datei abgelehnt.',
+        serverBusy: 'Der Server kann die Datei gerade nicht annehmen. Bitte versuchen Sie es später erneut.',
+        stillProcessing: 'Die Datei wird noch verarbeitet. Bitte warten Sie einen Moment.',
+        sendAgain: 'Die Datei konnte nicht gesendet werden. Bitte senden Sie sie erneut.',
+        unreachable: 'Der Server ist nicht erreichbar. Prüfen Sie Ihre Verbindung und versuchen Sie es erneut.',
+        cancelled: 'Das Hochladen wurde abgebrochen.',
+        failed: 'Die Datei konnte nicht gesendet werden.',
+        sizeLimit: 'Die Grenze liegt bei {size}.',
+    },
+    es: {
+        unauthorized: 'Este chat no puede enviar archivos aquí. Prueba a recargar la página.',
+        uploadsOff: 'El envío de archivos está desactivado en este chat.',
+        tooLarge: 'Este archivo es demasiado grande.',
+        tooLargeForServer: 'Este archivo es demasiado grande para el servidor.',
+        typeNotAllowed: 'Este tipo de archivo no está permitido aquí.',
+        contentMismatch: 'El contenido de este archivo no coincide con su nombre o tipo.',
+        contentUnknown: 'No se reconoce este tipo de archivo, así que no se puede enviar.',
+        imageDamaged: 'Esta imagen está dañada y no se puede enviar de forma segura. Prueba con otra copia.',
+        empty: 'Este archivo está vacío.',
+        badName: 'Este nombre de archivo no se puede usar. Cambia el nombre del archivo e inténtalo de nuevo.',
+        notIntact: 'El archivo no se pudo enviar íntegro. Inténtalo de nuevo.',
+        changedWhileSending: 'El archivo cambió mientras se enviaba. Vuelve a enviarlo.',
+        interrupted: 'La subida estuvo interrumpida demasiado tiempo. Vuelve a enviar el archivo.',
+        tooMany: 'Se están enviando demasiados archivos a la vez. Espera un momento e inténtalo de nuevo.',
+        refused: 'El servidor rechazó este archivo.',
+        serverBusy: 'El servidor no puede recibir el archivo ahora. Inténtalo de nuevo más tarde.',
+        stillProcessing: 'El archivo todavía se está procesando. Espera un momento.',
+        sendAgain: 'No se pudo enviar el archivo. Vuelve a enviarlo.',
+        unreachable: 'No se pudo conectar con el servidor. Comprueba tu conexión e inténtalo de nuevo.',
+        cancelled: 'Se canceló la subida.',
+        failed: 'No se pudo enviar el archivo.',
+        sizeLimit: 'El límite es {size}.',
+    },
+    fr: {
+        unauthorized: 'Ce chat n’est pas autorisé à envoyer des fichiers ici. Essayez de recharger la page.',
+        uploadsOff: 'L’envoi de fichiers est désactivé pour ce chat.',
+        tooLarge: 'Ce fichier est trop volumineux.',
+        tooLargeForServer: 'Ce fichier est trop volumineux pour le serveur.',
+        typeNotAllowed: 'Ce type de fichier n’est pas autorisé ici.',
+        contentMismatch: 'Le contenu de ce fichier ne correspond pas à son nom ou à son type.',
+        contentUnknown: 'Ce type de fichier n’est pas reconnu, il ne peut donc pas être envoyé.',
+        imageDamaged: 'Cette image est endommagée et ne peut pas être envoyée en toute sécurité. Essayez une autre copie.',
+        empty: 'Ce fichier est vide.',
+        badName: 'Ce nom de fichier est inutilisable. Renommez le fichier et réessayez.',
+        notIntact: 'Le fichier n’a pas pu être envoyé intact. Veuillez réessayer.',
+        changedWhileSending: 'Le fichier a changé pendant l’envoi. Veuillez l’envoyer à nouveau.',
+        interrupted: 'L’envoi a été interrompu trop longtemps. Veuillez envoyer le fichier à nouveau.',
+        tooMany: 'Trop de fichiers sont envoyés en même temps. Patientez un instant, puis réessayez.',
+        refused: 'Le serveur a refusé ce fichier.',
+        serverBusy: 'Le serveur ne peut pas recevoir le fichier pour le moment. Veuillez réessayer plus tard.',
+        stillProcessing: 'Le fichier est encore en cours de traitement. Veuillez patienter un instant.',
+        sendAgain: 'Le fichier n’a pas pu être envoyé. Veuillez l’envoyer à nouveau.',
+        unreachable: 'Le serveur est injoignable. Vérifiez votre connexion et réessayez.',
+        cancelled: 'L’envoi a été annulé.',
+        failed: 'Le fichier n’a pas pu être envoyé.',
+        sizeLimit: 'La limite est de {size}.',
+    },
+    'pt-BR': {
+        unauthorized: 'Este chat não tem permissão para enviar arquivos aqui. Tente recarregar a página.',
+        uploadsOff: 'O envio de arquivos está desativado neste chat.',
+        tooLarge: 'Este arquivo é grande demais.',
+        tooLargeForServer: 'Este arquivo é grande demais para o servidor.',
+        typeNotAllowed: 'Este tipo de arquivo não é permitido aqui.',
+        contentMismatch: 'O conteúdo deste arquivo não corresponde ao nome ou ao tipo dele.',
+        contentUnknown: 'Este tipo de arquivo não foi reconhecido, então não pode ser enviado.',
+        imageDamaged: 'Esta imagem está danificada e não pode ser enviada com segurança. Tente outra cópia.',
+        empty: 'Este arquivo está vazio.',
+        badName: 'Este nome de arquivo não pode ser usado. Renomeie o arquivo e tente novamente.',
+        notIntact: 'Não foi possível enviar o arquivo íntegro. Tente novamente.',
+        changedWhileSending: 'O arquivo mudou durante o envio. Envie-o novamente.',
+        interrupted: 'O envio ficou interrompido por tempo demais. Envie o arquivo novamente.',
+        tooMany: 'Há arquivos demais sendo enviados ao mesmo tempo. Aguarde um momento e tente novamente.',
+        refused: 'O servidor recusou este arquivo.',
+        serverBusy: 'O servidor não pode receber o arquivo agora. Tente novamente mais tarde.',
+        stillProcessing: 'O arquivo ainda está sendo processado. Aguarde um momento.',
+        sendAgain: 'Não foi possível enviar o arquivo. Envie-o novamente.',
+        unreachable: 'Não foi possível conectar ao servidor. Verifique sua conexão e tente novamente.',
+        cancelled: 'O envio foi cancelado.',
+        failed: 'Não foi possível enviar o arquivo.',
+        sizeLimit: 'O limite é {size}.',
+    },
+    ru: {
+        unauthorized: 'Из этого чата сюда нельзя отправлять файлы. Попробуйте перезагрузить страницу.',
+        uploadsOff: 'Отправка файлов в этом чате отключена.',
+        tooLarge: 'Этот файл слишком большой.',
+        tooLargeForServer: 'Этот файл слишком большой для сервера.',
+        typeNotAllowed: 'Файлы этого типа здесь не разрешены.',
+        contentMismatch: 'Содержимое этого файла не соответствует его имени или типу.',
+        contentUnknown: 'Тип этого файла не удалось распознать, поэтому его нельзя отправить.',
+        imageDamaged: 'Это изображение повреждено, и его нельзя безопасно отправить. Попробуйте другую копию.',
+        empty: 'Этот файл пуст.',
+        badName: 'Такое имя файла использовать нельзя. Переименуйте файл и попробуйте снова.',
+        notIntact: 'Не удалось передать файл без искажений. Попробуйте ещё раз.',
+        changedWhileSending: 'Файл изменился во время отправки. Отправьте его ещё раз.',
+        interrupted: 'Загрузка была прервана слишком надолго. Отправьте файл ещё раз.',
+        tooMany: 'Одновременно отправляется слишком много файлов. Подождите немного и попробуйте снова.',
+        refused: 'Сервер отклонил этот файл.',
+        serverBusy: 'Сервер сейчас не может принять файл. Попробуйте позже.',
+        stillProcessing: 'Файл ещё обрабатывается. Подождите немного.',
+        sendAgain: 'Не удалось отправить файл. Отправьте его ещё раз.',
+        unreachable: 'Не удалось связаться с сервером. Проверьте подключение и попробуйте снова.',
+        cancelled: 'Загрузка отменена.',
+        failed: 'Не удалось отправить файл.',
+        sizeLimit: 'Максимум — {size}.',
+    },
+    ja: {
+        unauthorized: 'このチャットからはここにファイルを送信できません。ページを再読み込みしてください。',
+        uploadsOff: 'このチャットではファイルの送信が無効になっています。',
+        tooLarge: 'このファイルは大きすぎます。',
+        tooLargeForServer: 'このファイルはサーバーで受け付けられる大きさを超えています。',
+        typeNotAllowed: 'この種類のファイルはここでは許可されていません。',
+        contentMismatch: 'このファイルの内容が、名前または種類と一致しません。',
+        contentUnknown: 'この種類のファイルは認識できないため、送信できません。',
+        imageDamaged: 'この画像は破損しているため、安全に送信できません。別のコピーをお試しください。',
+        empty: 'このファイルは空です。',
+        badName: 'このファイル名は使用できません。ファイル名を変更してもう一度お試しください。',
+        notIntact: 'ファイルを正しく送信できませんでした。もう一度お試しください。',
+        changedWhileSending: '送信中にファイルが変更されました。もう一度送信してください。',
+        interrupted: 'アップロードが長時間中断されました。ファイルをもう一度送信してください。',
+        tooMany: '同時に送信されているファイルが多すぎます。しばらく待ってからもう一度お試しください。',
+        refused: 'サーバーがこのファイルを拒否しました。',
+        serverBusy: 'サーバーは現在ファイルを受け付けられません。後でもう一度お試しください。',
+        stillProcessing: 'ファイルはまだ処理中です。しばらくお待ちください。',
+        sendAgain: 'ファイルを送信できませんでした。もう一度送信してください。',
+        unreachable: 'サーバーに接続できませんでした。接続を確認してもう一度お試しください。',
+        cancelled: 'アップロードはキャンセルされました。',
+        failed: 'ファイルを送信できませんでした。',
+        sizeLimit: '上限は {size} です。',
+    },
+    zh: {
+        unauthorized: '此聊天无权在此发送文件。请尝试重新加载页面。',
+        uploadsOff: '此聊天已关闭文件发送功能。',
+        tooLarge: '此文件太大。',
+        tooLargeForServer: '此文件超出了服务器允许的大小。',
+        typeNotAllowed: '此处不允许此类型的文件。',
+        contentMismatch: '此文件的内容与其名称或类型不符。',
+        contentUnknown: '无法识别此类文件，因此无法发送。',
+        imageDamaged: '此图片已损坏，无法安全发送。请尝试其他副本。',
+        empty: '此文件为空。',
+        badName: '此文件名无法使用。请重命名文件后重试。',
+        notIntact: '文件未能完整发送。请重试。',
+        changedWhileSending: '文件在发送过程中发生了变化。请重新发送。',
+        interrupted: '上传中断时间过长。请重新发送文件。',
+        tooMany: '同时发送的文件过多。请稍候再试。',
+        refused: '服务器拒绝了此文件。',
+        serverBusy: '服务器暂时无法接收文件。请稍后再试。',
+        stillProcessing: '文件仍在处理中。请稍候。',
+        sendAgain: '文件未能发送。请重新发送。',
+        unreachable: '无法连接到服务器。请检查网络连接后重试。',
+        cancelled: '上传已取消。',
+        failed: '文件未能发送。',
+        sizeLimit: '上限为 {size}。',
+    },
+    it: {
+        unauthorized: 'Questa chat non può inviare file qui. Prova a ricaricare la pagina.',
+        uploadsOff: 'L’invio di file è disattivato per questa chat.',
+        tooLarge: 'Questo file è troppo grande.',
+        tooLargeForServer: 'Questo file è troppo grande per il server.',
+        typeNotAllowed: 'Questo tipo di file non è consentito qui.',
+        contentMismatch: 'Il contenuto di questo file non corrisponde al nome o al tipo.',
+        contentUnknown: 'Questo tipo di file non viene riconosciuto, quindi non può essere inviato.',
+        imageDamaged: 'Questa immagine è danneggiata e non può essere inviata in sicurezza. Prova con un’altra copia.',
+        empty: 'Questo file è vuoto.',
+        badName: 'Questo nome di file non è utilizzabile. Rinomina il file e riprova.',
+        notIntact: 'Non è stato possibile inviare il file integro. Riprova.',
+        changedWhileSending: 'Il file è cambiato durante l’invio. Invialo di nuovo.',
+        interrupted: 'Il caricamento è rimasto interrotto troppo a lungo. Invia di nuovo il file.',
+        tooMany: 'Si stanno inviando troppi file contemporaneamente. Attendi un momento e riprova.',
+        refused: 'Il server ha rifiutato questo file.',
+        serverBusy: 'Il server non può ricevere il file in questo momento. Riprova più tardi.',
+        stillProcessing: 'Il file è ancora in elaborazione. Attendi un momento.',
+        sendAgain: 'Non è stato possibile inviare il file. Invialo di nuovo.',
+        unreachable: 'Impossibile raggiungere il server. Controlla la connessione e riprova.',
+        cancelled: 'Il caricamento è stato annullato.',
+        failed: 'Non è stato possibile inviare il file.',
+        sizeLimit: 'Il limite è {size}.',
+    },
+    pl: {
+        unauthorized: 'Ten czat nie może tutaj wysyłać plików. Spróbuj odświeżyć stronę.',
+        uploadsOff: 'Wysyłanie plików jest wyłączone w tym czacie.',
+        tooLarge: 'Ten plik jest za duży.',
+        tooLargeForServer: 'Ten plik jest za duży dla serwera.',
+        typeNotAllowed: 'Ten typ pliku nie jest tutaj dozwolony.',
+        contentMismatch: 'Zawartość tego pliku nie pasuje do jego nazwy lub typu.',
+        contentUnknown: 'Nie rozpoznano rodzaju tego pliku, więc nie można go wysłać.',
+        imageDamaged: 'Ten obraz jest uszkodzony i nie można go bezpiecznie wysłać. Spróbuj z inną kopią.',
+        empty: 'Ten plik jest pusty.',
+        badName: 'Tej nazwy pliku nie można użyć. Zmień nazwę pliku i spróbuj ponownie.',
+        notIntact: 'Nie udało się wysłać pliku w całości. Spróbuj ponownie.',
+        changedWhileSending: 'Plik zmienił się podczas wysyłania. Wyślij go ponownie.',
+        interrupted: 'Przesyłanie było przerwane zbyt długo. Wyślij plik ponownie.',
+        tooMany: 'Jednocześnie wysyłanych jest zbyt wiele plików. Odczekaj chwilę i spróbuj ponownie.',
+        refused: 'Serwer odrzucił ten plik.',
+        serverBusy: 'Serwer nie może teraz przyjąć pliku. Spróbuj ponownie później.',
+        stillProcessing: 'Plik jest jeszcze przetwarzany. Poczekaj chwilę.',
+        sendAgain: 'Nie udało się wysłać pliku. Wyślij go ponownie.',
+        unreachable: 'Nie można połączyć się z serwerem. Sprawdź połączenie i spróbuj ponownie.',
+        cancelled: 'Przesyłanie zostało anulowane.',
+        failed: 'Nie udało się wysłać pliku.',
+        sizeLimit: 'Limit wynosi {size}.',
+    },
+    tr: {
+        unauthorized: 'Bu sohbet buraya dosya gönderemez. Sayfayı yeniden yüklemeyi deneyin.',
+        uploadsOff: 'Bu sohbette dosya gönderme kapalı.',
+        tooLarge: 'Bu dosya çok büyük.',
+        tooLargeForServer: 'Bu dosya sunucu için çok büyük.',
+        typeNotAllowed: 'Bu dosya türüne burada izin verilmiyor.',
+        contentMismatch: 'Bu dosyanın içeriği adıyla veya türüyle uyuşmuyor.',
+        contentUnknown: 'Bu dosya türü tanınamadığı için gönderilemiyor.',
+        imageDamaged: 'Bu görüntü bozuk olduğu için güvenli şekilde gönderilemiyor. Başka bir kopyasını deneyin.',
+        empty: 'Bu dosya boş.',
+        badName: 'Bu dosya adı kullanılamıyor. Dosyayı yeniden adlandırıp tekrar deneyin.',
+        notIntact: 'Dosya eksiksiz gönderilemedi. Lütfen tekrar deneyin.',
+        changedWhileSending: 'Dosya gönderilirken değişti. Lütfen yeniden gönderin.',
+        interrupted: 'Yükleme çok uzun süre kesintiye uğradı. Lütfen dosyayı yeniden gönderin.',
+        tooMany: 'Aynı anda çok fazla dosya gönderiliyor. Biraz bekleyip tekrar deneyin.',
+        refused: 'Sunucu bu dosyayı reddetti.',
+        serverBusy: 'Sunucu şu anda dosyayı alamıyor. Lütfen daha sonra tekrar deneyin.',
+        stillProcessing: 'Dosya hâlâ işleniyor. Lütfen biraz bekleyin.',
+        sendAgain: 'Dosya gönderilemedi. Lütfen yeniden gönderin.',
+        unreachable: 'Sunucuya ulaşılamadı. Bağlantınızı kontrol edip tekrar deneyin.',
+        cancelled: 'Yükleme iptal edildi.',
+        failed: 'Dosya gönderilemedi.',
+        sizeLimit: 'Sınır: {size}.',
+    },
+};
+
+/**
+ * The supported locale for a BCP 47 tag or a list of them (e.g. `navigator.languages`), first match
+ * wins: the exact tag, then its language (`de-AT` → `de`, `pt-PT` → `pt-BR`, `zh-TW` → `zh`); `en` otherwise.
+ */
+export function resolveLocale(requested?: string | readonly string[]): Locale {
+    const tags = requested === undefined ? [] : typeof requested === 'string' ? [requested] : requested;
+    for (const tag of tags) {
+        const lower = String(tag).toLowerCase();
+        const exact = LOCALES.find((l) => l.toLowerCase() === lower);
+        if (exact) return exact;
+        const language = lower.split(/[-_]/)[0];
+        const byLanguage = LOCALES.find((l) => l.toLowerCase().split('-')[0] === language);
+        if (byLanguage) return byLanguage;
+    }
+    return 'en';
+}
+
+/** Bytes as a visitor reads them, in their locale's number and unit format: `98 KB`, `16 MB`, `1,5 MB`. */
+export function formatBytes(bytes: number, locale: Locale): string {
+    const [value, unit] =
+        bytes < 1024 ? [bytes, 'byte'] : bytes < 1024 * 1024 ? [Math.round(bytes / 1024), 'kilobyte'] : [bytes / (1024 * 1024), 'megabyte'];
+    try {
+        return new Intl.NumberFormat(locale, { style: 'unit', unit, unitDisplay: 'short', maximumFractionDigits: 1 }).format(value);
+    } catch {
+        return `${Math.round(value * 10) / 10} ${{ byte: 'B', kilobyte: 'KB', megabyte: 'MB' }[unit]}`; // an engine without Intl units
+    }
+}
