@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'fs';
 import { join } from 'path';
+import sharp from 'sharp';
 
 const dir = join(__dirname, 'fixtures', 'photos');
 
@@ -82,4 +83,13 @@ export function exifOrientation(jpeg: Buffer): number {
 /** The fingerprints of `photo`'s GPS block that occur in `sent`; empty when none does. */
 export function gpsBytesIn(sent: Buffer, photo: Buffer): Buffer[] {
     return gpsFingerprints(photo).filter((print) => sent.includes(print));
+}
+
+/**
+ * Width and height as the photo shows, its Exif orientation applied: what "upright" means whether
+ * the server kept the Orientation tag or rotated the pixels (Rocket.Chat's FileUpload_RotateImages).
+ */
+export async function displayedSize(bytes: Buffer): Promise<{ width: number; height: number }> {
+    const { width, height, orientation } = await sharp(bytes).metadata();
+    return (orientation ?? 1) >= 5 ? { width: height!, height: width! } : { width: width!, height: height! };
 }

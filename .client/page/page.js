@@ -1,8 +1,9 @@
 // The visitor page: pick or drop a file, watch it go, see the message it became.
-// Plain ESM over the client library (../dist/index.js, `npm run build:client`); no framework.
+// Plain ESM over the client library, imported by its package name and bundled with esbuild as a
+// widget would be (`npm run build:client` writes page.bundle.js beside this file); no framework.
 // Settings come from the query so the same page works against the local host and a real
 // Rocket.Chat: ?server=<chat server URL>&app=<app id>&token=<visitor token>&rid=<room id>
-import { describeUploadError, localStorageResumeStore, uploadFile } from '../dist/index.js';
+import { describeUploadError, localStorageResumeStore, uploadFile } from 'livechat-upload-client';
 
 const $ = (id) => document.getElementById(id);
 
@@ -13,6 +14,12 @@ const config = {
     visitorToken: query.get('token') ?? '',
     rid: query.get('rid') ?? '',
 };
+// Error messages in the visitor's language (describeUploadError falls back to English).
+const visitorLocale = navigator.languages?.length ? navigator.languages : navigator.language;
+
+/** "Send a smaller photo": JPEG photos re-encoded with their longest side at this many pixels. */
+const SMALLER_PHOTO_MAX_PIXELS = 2048;
+
 const configured = Boolean(/^https?:\/\/[^/]/.test(config.serverUrl) && config.appId && config.visitorToken && config.rid);
 
 // Every progress event, kept for tests and anyone curious (also listed in #progress-log).
@@ -48,6 +55,7 @@ function setState(state) {
     const busy = state === 'uploading';
     $('file').disabled = busy;
     $('description').disabled = busy;
+    $('smaller').disabled = busy;
     $('drop-zone').classList.toggle('is-disabled', busy || !configured);
     $('progress').hidden = !busy;
 }
@@ -77,8 +85,18 @@ function createSpeedometer() {
     };
 }
 
-function onProgress({ bytesConfirmed, totalBytes }, speedometer) {
-    window.__progress.push({ bytesConfirmed, totalBytes, at: Date.now() });
+function showSavings({ originalBytes, bytesSaved, metadataBytesRemoved, downscaledTo }) {
+    const parts = [];
+    if (metadataBytesRemoved > 0) parts.push(`location and camera data removed (${formatBytes(metadataBytesRemoved)})`);
+    if (downscaledTo) parts.push(`sent at ${downscaledTo.width} × ${downscaledTo.height}`);
+    if (bytesSaved > 0) parts.push(`${formatBytes(bytesSaved)} of ${formatBytes(originalBytes)} saved`);
+    $('savings').textContent = parts.length ? `Photo: ${parts.join(', ')}.` : '';
+    $('savings').hidden = parts.length === 0;
+}
+
+function onProgress(progress, speedometer) {
+    const { bytesConfirmed, totalBytes } = progress;
+    window.__progress.push({ ...progress, at: Date.now() });
     const entry = document.createElement('li');
     entry.textContent = `${bytesConfirmed}/${totalBytes}`;
     $('progress-log').append(entry);
@@ -195,26 +213,33 @@ async function send(file) {
     $('progress-name').textContent = `${file.name} · ${formatBytes(file.size)}`;
     $('progress-bar').value = 0;
     $('progress-text').textContent = 'Starting…';
+    $('savings').hidden = true;
     setState('uploading');
 
     controller = new AbortController();
     const speedometer = createSpeedometer();
+    let savingsShown = false;
     const description = $('description').value.trim();
     try {
         const message = await uploadFile({
             ...config,
             file,
             description: description || undefined,
-            onProgress: (progress) => onProgress(progress, speedometer),
+            onProgress: (progress) => {
+                if (!savingsShown) showSavings(progress); // the first event says what preparing the file saved
+                savingsShown = true;
+                onProgress(progress, speedometer);
+            },
             signal: controller.signal,
             resume: resumeStore,
+            maxImageDimension: $('smaller').checked ? SMALLER_PHOTO_MAX_PIXELS : undefined,
         });
         renderMessage(message, file);
         $('description').value = '';
         showStatus(`Sent “${file.name}”.`);
         setState('done');
     } catch (err) {
-        const text = describeUploadError(err);
+        const text = describeUploadError(err, visitorLocale);
         if (err?.name === 'UploadAbortedError') {
             showStatus(text, { neutral: true });
             setState('cancelled');

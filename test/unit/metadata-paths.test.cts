@@ -137,7 +137,7 @@ const CASES: Case[] = [
     },
 ];
 
-describe.each(CASES.map((c) => [c.name, c]))('metadata removal on %s', (_name, c) => {
+describe.each(CASES.map((c): [string, Case] => [c.name, c]))('metadata removal on %s', (_name, c) => {
     let input: Buffer;
     let stored: Outcome;
     let sent: Outcome;
