@@ -9,12 +9,16 @@ import { LimitsEndpoint } from './endpoints/limits-endpoint';
 import { UploadFileEndpoint } from './endpoints/upload-endpoint';
 import { UploadSessionsEndpoint } from './endpoints/uploads-endpoint';
 import { SETTINGS } from './lib/settings';
+import { ServerState } from './lib/services/server-state';
 import { removeExpiredSessions } from './lib/services/uploads';
 
 /** How often expired upload sessions and their chunks are removed. */
 const CLEANUP_INTERVAL = '5 minutes';
 
 export class LivechatUploadApp extends App {
+    /** This server's locks and session cache: Rocket.Chat runs one app process per server. */
+    private readonly serverState = new ServerState();
+
     constructor(info: IAppInfo, logger: ILogger, accessors: IAppAccessors) {
         super(info, logger, accessors);
     }
@@ -24,7 +28,12 @@ export class LivechatUploadApp extends App {
         await configuration.api.provideApi({
             visibility: ApiVisibility.PUBLIC,
             security: ApiSecurity.UNSECURE,
-            endpoints: [new LimitsEndpoint(this), new UploadFileEndpoint(this), new UploadSessionsEndpoint(this), new CompleteUploadEndpoint(this)],
+            endpoints: [
+                new LimitsEndpoint(this, this.serverState),
+                new UploadFileEndpoint(this, this.serverState),
+                new UploadSessionsEndpoint(this, this.serverState),
+                new CompleteUploadEndpoint(this, this.serverState),
+            ],
         });
         await configuration.scheduler.registerProcessors([
             {

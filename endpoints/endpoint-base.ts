@@ -1,12 +1,14 @@
 import type { IHttp, IModify, IPersistence, IRead } from '@rocket.chat/apps-engine/definition/accessors';
 import { ApiEndpoint } from '@rocket.chat/apps-engine/definition/api';
 import type { IApiEndpointInfo, IApiRequest, IApiResponse } from '@rocket.chat/apps-engine/definition/api';
+import type { IApp } from '@rocket.chat/apps-engine/definition/IApp';
 
-import { answerError, asUploadError } from '../lib/errors';
+import { answerError, asUploadError, type HttpAnswer } from '../lib/errors';
 import { buildCorsHeaders } from '../lib/cors';
 import { readVisitorToken, summarizeRequestForLog } from '../lib/requests';
 import { readEffectiveConfig, readGateConfig } from '../lib/services/config-service';
 import type { EffectiveConfig } from '../lib/config';
+import type { ServerState } from '../lib/services/server-state';
 import type { Answer, UploadContext } from '../lib/services/uploads';
 
 export type Handler = (request: IApiRequest, ctx: UploadContext) => Promise<Answer>;
@@ -17,14 +19,22 @@ export type Handler = (request: IApiRequest, ctx: UploadContext) => Promise<Answ
  * answer, anything else a generic 500 whose detail goes to the app log only.
  */
 export abstract class UploadEndpoint extends ApiEndpoint {
+    /** `state`: this server's locks and session cache, one per app process (`ServerState`). */
+    constructor(
+        app: IApp,
+        protected readonly state: ServerState,
+    ) {
+        super(app);
+    }
+
     protected async handle(request: IApiRequest, read: IRead, modify: IModify, persis: IPersistence, handler: Handler): Promise<IApiResponse> {
         const logger = this.app.getLogger();
         const gate = await readGateConfig(read);
         gate.problems.forEach((problem) => logger.error('setting ignored', problem));
         const cors = buildCorsHeaders(headerOf(request, 'origin'), gate.corsOrigins);
-        const reply = (answer: Answer): IApiResponse => ({
+        const reply = (answer: HttpAnswer): IApiResponse => ({
             status: answer.status,
-            headers: { ...cors, 'content-type': 'application/json' },
+            headers: { ...cors, ...answer.headers, 'content-type': 'application/json' },
             content: answer.content,
         });
         try {
@@ -41,7 +51,7 @@ export abstract class UploadEndpoint extends ApiEndpoint {
                     resolved.problems.filter((p) => !gate.problems.includes(p)).forEach((problem) => logger.error('setting ignored', problem));
                     return resolved.config;
                 }));
-            const ctx: UploadContext = { read, modify, persis, logger, config: loadConfig, visitorToken, nowMs: Date.now() };
+            const ctx: UploadContext = { read, modify, persis, logger, state: this.state, config: loadConfig, visitorToken, nowMs: this.state.now() };
             return reply(await handler(request, ctx));
         } catch (e) {
             const known = asUploadError(e);

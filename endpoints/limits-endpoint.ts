@@ -9,6 +9,6 @@ export class LimitsEndpoint extends UploadEndpoint {
     public path = 'limits';
 
     public get(request: IApiRequest, _e: IApiEndpointInfo, read: IRead, modify: IModify, _h: IHttp, persis: IPersistence): Promise<IApiResponse> {
-        return this.handle(request, read, modify, persis, async (_request, ctx) => describeLimits(await ctx.config()));
+        return this.handle(request, read, modify, persis, (_request, ctx) => describeLimits(ctx));
     }
 }

@@ -1,6 +1,6 @@
 /** Methods and headers a widget on another origin uses (see docs/API.md). */
 const ALLOW_METHODS = 'GET, POST, PATCH, DELETE, OPTIONS';
-const ALLOW_HEADERS = 'content-type, x-visitor-token';
+const ALLOW_HEADERS = 'content-type, x-visitor-token, idempotency-key';
 const MAX_AGE_SECONDS = '600';
 
 /**

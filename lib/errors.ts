@@ -52,10 +52,22 @@ export const ERRORS = {
         status: 409,
         message: 'Bytes are still missing; offset gives how many the server has without a gap.',
     },
+    'error-upload-in-progress': {
+        status: 409,
+        message: 'Another request is finishing this upload; ask again after retryAfterMs.',
+    },
     'error-upload-expired': { status: 410, message: 'The upload session has expired.' },
     'error-too-many-uploads': {
         status: 429,
         message: 'This visitor has too many unfinished uploads, or too many bytes staged in them.',
+    },
+    'error-invalid-idempotency-key': {
+        status: 400,
+        message: 'The Idempotency-Key header must be 1 to 255 visible ASCII characters.',
+    },
+    'error-idempotency-key-reused': {
+        status: 422,
+        message: 'This Idempotency-Key was used before for another file.',
     },
     'error-upload-rejected': {
         status: 400,
@@ -93,7 +105,11 @@ export interface HttpAnswer {
  */
 export function answerError(code: ErrorCode, details: ErrorDetails = {}): HttpAnswer {
     const { status, message } = ERRORS[code];
-    return { status, content: { success: false, error: code, reason: code, message, ...details } };
+    const content = { success: false, error: code, reason: code, message, ...details };
+    // Retry-After is in seconds (RFC 9110 §10.2.3); the body keeps the milliseconds.
+    return typeof details.retryAfterMs === 'number'
+        ? { status, headers: { 'retry-after': String(Math.ceil(details.retryAfterMs / 1000)) }, content }
+        : { status, content };
 }
 
 /** Narrows an unknown throwable to an `UploadError`, or undefined for anything else. */

@@ -93,3 +93,24 @@ export function isMediaTypeAllowed(type: string, whiteList: string[], blackList:
     }
     return whiteList.includes(mime) || whiteList.includes(wildcard);
 }
+
+/**
+ * The types allowed by two white lists at once (the server's, then the app's), as one list a widget
+ * can filter its file picker with: empty means any type. `image/*` on one side and `image/png` on the
+ * other give `image/png`; types on one side only that the other side does not cover are dropped.
+ */
+export function effectiveAllowedTypes(serverWhiteList: string[], appAllowedTypes: string[]): string[] {
+    const isOpen = (list: string[]): boolean => list.length === 0 || list.includes('*');
+    if (isOpen(serverWhiteList)) {
+        return isOpen(appAllowedTypes) ? [] : [...appAllowedTypes];
+    }
+    if (isOpen(appAllowedTypes)) {
+        return [...serverWhiteList];
+    }
+    const covers = (outer: string, inner: string): boolean => outer === inner || (outer.endsWith('/*') && inner.startsWith(outer.slice(0, -1)));
+    const both = [
+        ...appAllowedTypes.filter((t) => serverWhiteList.some((s) => covers(s, t))),
+        ...serverWhiteList.filter((s) => appAllowedTypes.some((t) => covers(t, s))),
+    ];
+    return [...new Set(both)];
+}

@@ -196,6 +196,27 @@ export function readVisitorToken(headers: Record<string, unknown> | undefined): 
     return value;
 }
 
+/** Idempotency keys as the IETF httpapi draft's `Idempotency-Key` header carries them. */
+const IDEMPOTENCY_KEY_PATTERN = /^[\x21\x23-\x5b\x5d-\x7e]{1,255}$/;
+
+/**
+ * Reads the `Idempotency-Key` header (draft-ietf-httpapi-idempotency-key-header): a structured-field
+ * string (`"…"`) or, as many clients send it, the bare value. Returns undefined when absent; fails
+ * with `error-invalid-idempotency-key` when present but empty, too long or not visible ASCII.
+ */
+export function readIdempotencyKey(headers: Record<string, unknown> | undefined): string | undefined {
+    const raw = headers ? headers['idempotency-key'] : undefined;
+    if (raw === undefined) {
+        return undefined;
+    }
+    const text = typeof raw === 'string' ? raw.trim() : '';
+    const value = text.length >= 2 && text.startsWith('"') && text.endsWith('"') ? text.slice(1, -1) : text;
+    if (!IDEMPOTENCY_KEY_PATTERN.test(value)) {
+        throw new UploadError('error-invalid-idempotency-key');
+    }
+    return value;
+}
+
 /**
  * What the log may say of a request: its declared size and type, never its token or its bytes.
  * Works on any body, valid or not (it is used for refusals too).

@@ -1,5 +1,23 @@
 import { type EffectiveConfig } from './config';
-import { UploadError } from './errors';
+import { type ErrorCode, type ErrorDetails, UploadError } from './errors';
+
+/**
+ * What was handed to the upload accessor, recorded before the call: the accessor posts the file
+ * message itself, so a server that dies (or a call that times out) after the post but before the
+ * outcome was written leaves a message the next attempt must find instead of posting it again.
+ */
+export interface PostingAttempt {
+    name: string;
+    size: number;
+    type: string;
+    sinceMs: number;
+}
+
+/** A final refusal, kept so that every later request for the upload answers the same. */
+export interface UploadFailure {
+    code: ErrorCode;
+    details: ErrorDetails;
+}
 
 /** One resumable upload, as kept in the app's persistence. Never holds the visitor's token. */
 export interface UploadSession {
@@ -15,9 +33,16 @@ export interface UploadSession {
     chunkSizeBytes: number;
     createdAt: number;
     expiresAt: number;
-    state: 'open' | 'completing' | 'done';
-    completingSince?: number;
+    /**
+     * `open` takes chunks and completes; `done` has its message; `failed` was refused for good;
+     * `aborted` was deleted by its visitor. Finished records stay until `expiresAt` so that repeated
+     * or late requests get the same answer. (A `completing` state written by earlier versions reads
+     * as `open`: who completes is decided by claims now, see `claim.ts`.)
+     */
+    state: 'open' | 'done' | 'failed' | 'aborted';
     messageId?: string;
+    failure?: UploadFailure;
+    posting?: PostingAttempt;
 }
 
 /** What the server knows of one stored chunk; the bytes live in a record of their own. */
@@ -96,12 +121,14 @@ export function decideChunk(
 }
 
 /**
- * Checks a new session against the visitor's open ones: at most `maxOpenSessions` unfinished
- * uploads and `maxStagedBytes` declared bytes in them. Fails with `error-too-many-uploads`.
+ * Checks the visitor's unfinished sessions, the new one included (it is inserted first and then
+ * counted, so that two servers creating at once cannot both stay under the limit): at most
+ * `maxOpenSessions` unfinished uploads and `maxStagedBytes` declared bytes in them.
+ * Fails with `error-too-many-uploads`.
  */
-export function checkVisitorQuota(open: UploadSession[], size: number, config: EffectiveConfig): void {
-    const staged = open.reduce((sum, s) => sum + s.size, 0);
-    if (open.length >= config.maxOpenSessions || staged + size > config.maxStagedBytes) {
+export function checkVisitorQuota(unfinished: UploadSession[], config: EffectiveConfig): void {
+    const staged = unfinished.reduce((sum, s) => sum + s.size, 0);
+    if (unfinished.length > config.maxOpenSessions || staged > config.maxStagedBytes) {
         throw new UploadError('error-too-many-uploads', {
             maxOpenSessions: config.maxOpenSessions,
             maxStagedBytes: config.maxStagedBytes,
@@ -111,5 +138,43 @@ export function checkVisitorQuota(open: UploadSession[], size: number, config: E
 
 /** True when the session's lifetime has passed and it is not finished. */
 export function isSessionExpired(session: UploadSession, nowMs: number): boolean {
-    return session.state !== 'done' && session.expiresAt <= nowMs;
+    return session.state === 'open' && session.expiresAt <= nowMs;
+}
+
+/** True while the session counts against its visitor's quota. */
+export function isSessionUnfinished(session: UploadSession, nowMs: number): boolean {
+    return session.state === 'open' && !isSessionExpired(session, nowMs);
+}
+
+/**
+ * The marks read for one chunk slot after writing `sha256` there. Chunks are stored under their
+ * content's hash, so two servers storing different bytes at one offset at the same instant leave
+ * two marks; like a claim (`claim.ts`), a writer keeps its bytes only when it sees no other
+ * content in the slot. Returns `kept`, or `conflict` (the writer removes its own bytes and answers
+ * `error-chunk-conflict`; when both writers see both, both do, and the client sends it again).
+ */
+export function judgeChunkSlot(sha256: string, slotMarks: ChunkMark[]): 'kept' | 'conflict' {
+    return slotMarks.some((m) => m.sha256 !== sha256) ? 'conflict' : 'kept';
+}
+
+/**
+ * The one mark per chunk to build the file from. Fails with `error-chunk-conflict` (and the
+ * chunk's offset) when a slot holds two contents: a conflicting write still being undone, or left
+ * by a server that died between writing and checking.
+ */
+export function settleMarks(session: Pick<UploadSession, 'size' | 'chunkSizeBytes'>, marks: ChunkMark[]): ChunkMark[] {
+    const bySlot = new Map<number, ChunkMark>();
+    for (const mark of marks) {
+        const seen = bySlot.get(mark.index);
+        if (seen && seen.sha256 !== mark.sha256) {
+            throw new UploadError('error-chunk-conflict', { offset: mark.index * session.chunkSizeBytes });
+        }
+        bySlot.set(mark.index, mark);
+    }
+    return [...bySlot.values()].sort((a, b) => a.index - b.index);
+}
+
+/** Reads a stored session's state, mapping the `completing` of earlier versions to `open`. */
+export function normalizeSessionState(state: unknown): UploadSession['state'] {
+    return state === 'done' || state === 'failed' || state === 'aborted' ? state : 'open';
 }

@@ -2,9 +2,12 @@
  * Small typed fakes of the accessors the app uses, built fresh per test. They behave like
  * Rocket.Chat where the app can see it: persistence matches records carrying all given
  * associations, upserts by association; the upload creator stores the bytes and posts the file
- * message as the visitor, in the engine's message shape.
+ * message as the visitor, in the engine's message shape. Readers answer `null` for a missing
+ * room, visitor, message or record, as the runtime does (msgpack keeps no `undefined`).
  */
 import type { IApiRequest } from '@rocket.chat/apps-engine/definition/api';
+
+import { type CoordinationTiming, ServerState } from '../lib/services/server-state';
 
 export interface StoredFile {
     id: string;
@@ -37,13 +40,34 @@ export interface FakeWorld {
     settingReads: string[];
     /** Makes the next uploadBuffer throw, as a scanning app's IPreFileUpload would. */
     rejectUploads?: string;
+    /**
+     * Makes the room's message read fail once after the next upload posted its message: the app's
+     * request fails after the file is in the room, as when a server dies or a call times out there.
+     */
+    failAfterUpload?: string;
+    /** Milliseconds each uploadBuffer takes, so that other requests interleave with it. */
+    uploadDelayMs?: number;
+    /** Upload calls made (including rejected ones). */
+    uploadCalls: number;
+    /** The app process of the one server most tests talk to; `createServer` makes more. */
+    server: ServerState;
+    /** Added to the servers' clock: a test moves time on without waiting. */
+    clockOffsetMs: number;
+}
+
+/** Waits short enough for unit tests, in the same proportions as the app's defaults. */
+export const FAST_TIMING: CoordinationTiming = { waitLimitMs: 2_000, pollMs: 10, claimRenewMs: 50, claimStaleMs: 300 };
+
+/** Another server of the same cluster: its own locks and cache, the same persistence and rooms. */
+export function createServer(timing: CoordinationTiming = FAST_TIMING, now?: () => number): ServerState {
+    return new ServerState(timing, now);
 }
 
 let counter = 0;
 const nextId = (prefix: string): string => `${prefix}${(counter += 1).toString().padStart(6, '0')}`;
 
 export function createWorld(): FakeWorld {
-    return {
+    const world: FakeWorld = {
         visitors: [{ id: 'visitor1', token: 'token-A', username: 'guest-1', name: 'Ada Visitor' }],
         rooms: [
             { id: 'roomA', type: 'l', isOpen: true, visitorToken: 'token-A' },
@@ -63,7 +87,12 @@ export function createWorld(): FakeWorld {
         records: [],
         logs: [],
         settingReads: [],
+        uploadCalls: 0,
+        server: undefined as unknown as ServerState,
+        clockOffsetMs: 0,
     };
+    world.server = createServer(FAST_TIMING, () => Date.now() + world.clockOffsetMs);
+    return world;
 }
 
 const keyOf = (association: any): string => `${association.getModel()}:${association.getID()}`;
@@ -75,15 +104,16 @@ function matches(record: PersistedRecord, keys: string[]): boolean {
 function roomOf(world: FakeWorld, id: string): any {
     const room = world.rooms.find((r) => r.id === id);
     if (!room) {
-        return undefined;
+        return null;
     }
     const visitor = world.visitors.find((v) => v.token === room.visitorToken) ?? { token: room.visitorToken };
     return { id: room.id, type: room.type, isOpen: room.isOpen || undefined, visitor };
 }
 
 export function createAccessors(world: FakeWorld): { read: any; modify: any; persis: any; http: any } {
+    let failNextMessageRead = false;
     const persistenceReader = {
-        read: async (id: string) => world.records.find((r) => r.id === id)?.data,
+        read: async (id: string) => world.records.find((r) => r.id === id)?.data ?? null,
         readByAssociation: async (a: any) => world.records.filter((r) => matches(r, [keyOf(a)])).map((r) => structuredClone(r.data)),
         readByAssociations: async (as: any[]) => world.records.filter((r) => matches(r, as.map(keyOf))).map((r) => structuredClone(r.data)),
     };
@@ -116,22 +146,33 @@ export function createAccessors(world: FakeWorld): { read: any; modify: any; per
             }),
         }),
         getLivechatReader: () => ({
-            getLivechatVisitorByToken: async (token: string) => world.visitors.find((v) => v.token === token),
+            getLivechatVisitorByToken: async (token: string) => world.visitors.find((v) => v.token === token) ?? null,
         }),
         getRoomReader: () => ({
             getById: async (id: string) => roomOf(world, id),
-            getMessages: async (rid: string, options: { limit?: number }) =>
-                world.messages
+            getMessages: async (rid: string, options: { limit?: number }) => {
+                if (failNextMessageRead) {
+                    failNextMessageRead = false;
+                    throw new Error(world.failAfterUpload);
+                }
+                return world.messages
                     .filter((m) => m.roomId === rid)
                     .slice()
                     .reverse()
                     .slice(0, options.limit ?? 100)
-                    .map((m) => structuredClone(m)),
+                    .map((m) => structuredClone(m));
+            },
         }),
         getMessageReader: () => ({
             getById: async (id: string) => {
                 const m = world.messages.find((x) => x.id === id);
-                return m ? { ...structuredClone(m), room: roomOf(world, m.roomId) } : undefined;
+                return m ? { ...structuredClone(m), room: roomOf(world, m.roomId) } : null;
+            },
+        }),
+        getUploadReader: () => ({
+            getById: async (id: string) => {
+                const file = world.files.find((f) => f.id === id);
+                return file ? { id: file.id, name: file.name, size: String(file.bytes.length) } : null;
             },
         }),
         getUserReader: () => ({ getAppUser: async () => ({ id: 'app-user', username: 'livechat-upload.bot', name: 'Livechat Upload' }) }),
@@ -140,6 +181,10 @@ export function createAccessors(world: FakeWorld): { read: any; modify: any; per
         getCreator: () => ({
             getUploadCreator: () => ({
                 uploadBuffer: async (bytes: Buffer, descriptor: { filename: string; room: any; visitorToken: string }) => {
+                    world.uploadCalls += 1;
+                    if (world.uploadDelayMs) {
+                        await new Promise((resolve) => setTimeout(resolve, world.uploadDelayMs));
+                    }
                     if (world.rejectUploads) {
                         throw new Error(world.rejectUploads);
                     }
@@ -161,6 +206,7 @@ export function createAccessors(world: FakeWorld): { read: any; modify: any; per
                         ],
                         _unmappedProperties_: { files: [{ _id: file.id, name: file.name }] },
                     });
+                    failNextMessageRead = world.failAfterUpload !== undefined;
                     return { id: file.id, name: file.name, size: bytes.length };
                 },
             }),
@@ -225,8 +271,11 @@ export function createApp(world: FakeWorld): any {
     return { getLogger: () => logger, getID: () => 'app-id' };
 }
 
-export function request(content: unknown, options: { token?: string; query?: Record<string, string>; origin?: string } = {}): IApiRequest {
-    const headers: Record<string, string> = { 'content-type': 'application/json' };
+export function request(
+    content: unknown,
+    options: { token?: string; query?: Record<string, string>; origin?: string; headers?: Record<string, string> } = {},
+): IApiRequest {
+    const headers: Record<string, string> = { 'content-type': 'application/json', ...options.headers };
     if (options.token !== undefined) {
         headers['x-visitor-token'] = options.token;
     }

@@ -60,6 +60,7 @@ describe('rc-apps package at the repository root', () => {
             'room.read',
             'scheduler',
             'server-setting.read',
+            'upload.read',
             'upload.write',
         ]);
     });

@@ -2,12 +2,9 @@
  * Visitor-facing words for every error an upload can end with, in the languages the app's admin
  * settings speak (`i18n/` at the repository root). Codes map to sentences once, for all languages;
  * each language translates the sentences. `test/client/words.test.cts` fails when a code of the
- * app's table (`lib/errors.ts`) or of `PENDING_SERVER_CODES` has no sentence in some language.
+ * app's table (`lib/errors.ts`) has no sentence in some language (and the type below fails the build).
  */
 import type { ErrorCode } from '../../lib/errors.js';
-
-/** Codes the server answers with that are not yet in `lib/errors.ts` (the `Idempotency-Key` contract of `POST upload`). */
-export const PENDING_SERVER_CODES = ['error-upload-in-progress', 'error-idempotency-key-reused', 'error-invalid-idempotency-key'] as const;
 
 /**
  * Codes the client gives errors that carry none from the server: no answer at all, a cancel, and
@@ -16,7 +13,7 @@ export const PENDING_SERVER_CODES = ['error-upload-in-progress', 'error-idempote
  */
 export const CLIENT_CODES = ['error-network', 'error-cancelled', 'http-400', 'http-413'] as const;
 
-export type WordedCode = ErrorCode | (typeof PENDING_SERVER_CODES)[number] | (typeof CLIENT_CODES)[number];
+export type WordedCode = ErrorCode | (typeof CLIENT_CODES)[number];
 
 export const SENTENCE_IDS = [
     'unauthorized',

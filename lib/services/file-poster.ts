@@ -3,6 +3,7 @@ import type { ILivechatRoom } from '@rocket.chat/apps-engine/definition/livechat
 import type { IMessageRaw } from '@rocket.chat/apps-engine/definition/messages';
 
 import { toCoreMessage } from '../message-shape';
+import { type PostingAttempt } from '../session';
 
 /** How many of the room's newest messages are searched for the file message. */
 const RECENT_MESSAGES = 20;
@@ -70,6 +71,50 @@ export async function postFile(read: IRead, modify: IModify, input: PostFileInpu
     }
     const message = input.description ? await findFileMessage(read, input.room.id, upload.id) : posted;
     return { fileId: upload.id, message: toCoreMessage((message ?? posted) as unknown as Record<string, unknown>) };
+}
+
+/** How many of the room's newest messages are searched for the file of an earlier attempt. */
+const EARLIER_POST_SEARCH = 50;
+
+/**
+ * Allowance for the clock of the server that posted against the one recorded in the attempt:
+ * the attempt's time is written before the upload starts, so a real post is never earlier than it
+ * by more than the servers' clock difference.
+ */
+const EARLIER_POST_CLOCK_SKEW_MS = 5_000;
+
+/**
+ * The message an earlier attempt posted, when it did: a file message in the room with the attempt's
+ * file name, created after the attempt started, whose stored file has the attempt's size. Images
+ * may be re-encoded by the server (Rocket.Chat's `FileUpload_RotateImages` turns photos upright),
+ * so for an image the name and time suffice. When the attempt stopped before adding the
+ * description, it is added now. Returns the message in core's shape, or undefined.
+ * Needs `upload.read` to read the stored file's size.
+ */
+export async function recoverEarlierPost(
+    read: IRead,
+    modify: IModify,
+    rid: string,
+    attempt: PostingAttempt,
+    description: string | undefined,
+): Promise<Record<string, unknown> | undefined> {
+    const messages = await read.getRoomReader().getMessages(rid, { limit: EARLIER_POST_SEARCH, sort: { createdAt: 'desc' } });
+    const candidates = messages.filter(
+        (m) => m.file?.name === attempt.name && new Date(m.createdAt).getTime() >= attempt.sinceMs - EARLIER_POST_CLOCK_SKEW_MS,
+    );
+    for (const candidate of candidates) {
+        const upload = await read.getUploadReader().getById(candidate.file!._id);
+        const isSameFile = Boolean(upload) && (Number(upload.size) === attempt.size || attempt.type.startsWith('image/'));
+        if (!isSameFile) {
+            continue;
+        }
+        if (description && candidate.attachments?.[0]?.description !== description) {
+            await describeAttachment(read, modify, candidate.id, description);
+        }
+        const message = await read.getMessageReader().getById(candidate.id);
+        return toCoreMessage((message ?? candidate) as unknown as Record<string, unknown>);
+    }
+    return undefined;
 }
 
 /** Reads back the message of a finished upload by its id, in core's shape. */

@@ -1,13 +1,22 @@
 import type { IPersistence, IPersistenceRead } from '@rocket.chat/apps-engine/definition/accessors';
 import { RocketChatAssociationModel, RocketChatAssociationRecord } from '@rocket.chat/apps-engine/definition/metadata';
 
-import { type ChunkMark, type UploadSession } from '../session';
+import { type Claim } from '../claim';
+import { type ChunkMark, normalizeSessionState, type PostingAttempt, type UploadFailure, type UploadSession } from '../session';
 
 /**
- * Upload sessions, chunk marks and chunk bytes in the app's persistence (Rocket.Chat's MongoDB),
- * never in process memory, so any server of a cluster can take any request.
- * Every record of an upload carries the `upload:<id>` association, so one call removes them all.
- * Marks and chunks are upserted by a per-chunk association: a retried chunk overwrites, never doubles.
+ * Upload sessions, chunks, claims and idempotency records in the app's persistence (Rocket.Chat's
+ * MongoDB), never only in process memory, so any server of a cluster can take any request.
+ *
+ * Record layout (associations, all prefixed `livechat-upload:`):
+ * - session:  `upload:<id>`, `session:<id>`, `visitor:<visitorKey>`, `sessions`
+ * - chunk:    `upload:<id>`, `chunks:<id>`, `chunk:<id>:<index>`, `chunk:<id>:<index>:<sha256>` — bytes, base64
+ * - mark:     `upload:<id>`, `marks:<id>`, `mark:<id>:<index>`, `mark:<id>:<index>:<sha256>` — index, length, sha256
+ * - claim:    `claims:<key>`, `claim:<claimId>`, and its owner's (`upload:<id>` or `idempotency:<…>`)
+ * - idempotency: `idempotency:<visitorKey>:<keyHash>`, `idempotency-records`
+ * Chunks and marks are upserted under their content's hash: a retried chunk overwrites its own
+ * record, while different bytes at the same offset make a second record the writers can see
+ * (`judgeChunkSlot`). Everything of an upload carries `upload:<id>`, so one call removes it all.
  */
 const PREFIX = 'livechat-upload';
 
@@ -16,6 +25,23 @@ function key(...parts: Array<string | number>): RocketChatAssociationRecord {
 }
 
 const ALL_SESSIONS = (): RocketChatAssociationRecord => key('sessions');
+const ALL_IDEMPOTENCY_RECORDS = (): RocketChatAssociationRecord => key('idempotency-records');
+
+/** A `POST upload` with an `Idempotency-Key`: what the first request with that key did. */
+export interface IdempotencyRecord {
+    visitorKey: string;
+    keyHash: string;
+    /** sha256 over room, name, type, description and bytes: the same key with another file is refused. */
+    fingerprint: string;
+    state: 'posting' | 'done' | 'failed';
+    messageId?: string;
+    failure?: UploadFailure;
+    posting?: PostingAttempt;
+    expiresAt: number;
+}
+
+/** Where a claim belongs: its records are removed with their owner's. */
+export type ClaimOwner = { uploadId: string } | { idempotency: Pick<IdempotencyRecord, 'visitorKey' | 'keyHash'> };
 
 export class SessionStore {
     constructor(
@@ -28,67 +54,149 @@ export class SessionStore {
         await this.persis.createWithAssociations({ kind: 'session', ...session }, this.sessionKeys(session));
     }
 
-    /** Replaces a session's record with `session`. */
+    /** Replaces a session's record with `session`; a session removed meanwhile stays removed. */
     public async save(session: UploadSession): Promise<void> {
         await this.persis.updateByAssociations([key('session', session.id)], { kind: 'session', ...session }, false);
     }
 
     /** The session with this id, or undefined. */
     public async find(id: string): Promise<UploadSession | undefined> {
-        const [record] = (await this.reader.readByAssociation(key('session', id))) as Array<UploadSession & { kind: string }>;
-        return record ? stripKind(record) : undefined;
+        const [record] = await this.readRecords(key('session', id));
+        return record ? toSession(record) : undefined;
     }
 
-    /** Every session of one visitor, finished or not. */
+    /** Every session of one visitor, in any state. */
     public async listByVisitor(visitorKey: string): Promise<UploadSession[]> {
-        const records = (await this.reader.readByAssociation(key('visitor', visitorKey))) as Array<UploadSession & { kind: string }>;
-        return records.map(stripKind);
+        return (await this.readRecords(key('visitor', visitorKey))).map(toSession);
     }
 
     /** Every session of every visitor (for the expiry job). */
     public async listAll(): Promise<UploadSession[]> {
-        const records = (await this.reader.readByAssociation(ALL_SESSIONS())) as Array<UploadSession & { kind: string }>;
-        return records.map(stripKind);
+        return (await this.readRecords(ALL_SESSIONS())).map(toSession);
     }
 
-    /** What is known of the stored chunks, without their bytes. */
+    /** Every chunk mark of an upload, without bytes; a slot may show two contents (see `settleMarks`). */
     public async readMarks(id: string): Promise<ChunkMark[]> {
-        const records = (await this.reader.readByAssociation(key('marks', id))) as ChunkMark[];
-        return records.map(({ index, length, sha256 }) => ({ index, length, sha256 }));
+        return (await this.readRecords(key('marks', id))).map(toMark);
+    }
+
+    /** The marks of one chunk slot. */
+    public async readSlotMarks(id: string, index: number): Promise<ChunkMark[]> {
+        return (await this.readRecords(key('mark', id, index))).map(toMark);
     }
 
     /** Stores one chunk's bytes, then its mark: a mark always means its bytes are there. */
     public async writeChunk(id: string, mark: ChunkMark, bytes: Buffer): Promise<void> {
         await this.persis.updateByAssociations(
-            [key('upload', id), key('chunks', id), key('chunk', id, mark.index)],
-            { kind: 'chunk', index: mark.index, data: bytes.toString('base64') },
+            [key('upload', id), key('chunks', id), key('chunk', id, mark.index), key('chunk', id, mark.index, mark.sha256)],
+            { kind: 'chunk', index: mark.index, sha256: mark.sha256, data: bytes.toString('base64') },
             true,
         );
-        await this.persis.updateByAssociations([key('upload', id), key('marks', id), key('mark', id, mark.index)], { kind: 'mark', ...mark }, true);
+        await this.persis.updateByAssociations(
+            [key('upload', id), key('marks', id), key('mark', id, mark.index), key('mark', id, mark.index, mark.sha256)],
+            { kind: 'mark', ...mark },
+            true,
+        );
     }
 
-    /** The whole file, chunks read one by one in order (no single huge result crosses the runtime). */
-    public async readFile(id: string, chunkCount: number): Promise<Buffer> {
-        const parts: Buffer[] = [];
-        for (let index = 0; index < chunkCount; index += 1) {
-            const [record] = (await this.reader.readByAssociation(key('chunk', id, index))) as Array<{ data: string }>;
-            if (!record) {
-                throw new Error(`chunk ${index} of upload ${id} is missing`);
-            }
-            parts.push(Buffer.from(record.data, 'base64'));
+    /** Removes one content of a chunk slot, mark first (a mark always means its bytes are there). */
+    public async removeChunk(id: string, mark: ChunkMark): Promise<void> {
+        await this.persis.removeByAssociation(key('mark', id, mark.index, mark.sha256));
+        await this.persis.removeByAssociation(key('chunk', id, mark.index, mark.sha256));
+    }
+
+    /**
+     * The bytes of one chunk content, or undefined. Chunks written by earlier versions carry no
+     * hash association; they are found by slot and told apart by `matches`.
+     */
+    public async readChunk(id: string, mark: ChunkMark, matches: (bytes: Buffer) => boolean): Promise<Buffer | undefined> {
+        const [exact] = await this.readRecords(key('chunk', id, mark.index, mark.sha256));
+        if (exact) {
+            return Buffer.from(String(exact.data), 'base64');
         }
-        return Buffer.concat(parts);
+        for (const record of await this.readRecords(key('chunk', id, mark.index))) {
+            const bytes = Buffer.from(String(record.data), 'base64');
+            if (matches(bytes)) {
+                return bytes;
+            }
+        }
+        return undefined;
     }
 
-    /** Removes the chunk bytes and marks, keeping the session record (a finished upload's answer). */
-    public async removeChunks(id: string): Promise<void> {
+    /**
+     * Removes the chunk bytes of a finished or aborted upload. The session record (its answer) and
+     * the small marks stay until the session's lifetime ends: a chunk still in flight to a server
+     * that has not seen the upload finish then meets its slot's mark, and other bytes there are
+     * refused as a conflict rather than accepted.
+     */
+    public async removeChunkBytes(id: string): Promise<void> {
         await this.persis.removeByAssociation(key('chunks', id));
-        await this.persis.removeByAssociation(key('marks', id));
     }
 
-    /** Removes the session and everything stored for it. */
+    /** Removes the session and everything stored for it, claims included. */
     public async remove(id: string): Promise<void> {
         await this.persis.removeByAssociation(key('upload', id));
+    }
+
+    // ---- claims (claim.ts) -----------------------------------------------------------------------
+
+    /** Inserts a claim; never an upsert, so two contenders always leave two records. */
+    public async insertClaim(claim: Claim, owner: ClaimOwner): Promise<void> {
+        await this.persis.createWithAssociations({ kind: 'claim', ...claim }, [
+            key('claims', claim.key),
+            key('claim', claim.claimId),
+            ownerKey(owner),
+        ]);
+    }
+
+    /** Every claim on `claimKey`. */
+    public async readClaims(claimKey: string): Promise<Claim[]> {
+        return (await this.readRecords(key('claims', claimKey))).map(toClaim);
+    }
+
+    /** Renews a claim; a claim removed meanwhile (taken over as stale) is not brought back. */
+    public async renewClaim(claim: Claim, owner: ClaimOwner): Promise<void> {
+        await this.persis.updateByAssociations(
+            [key('claims', claim.key), key('claim', claim.claimId), ownerKey(owner)],
+            { kind: 'claim', ...claim },
+            false,
+        );
+    }
+
+    public async removeClaim(claimId: string): Promise<void> {
+        await this.persis.removeByAssociation(key('claim', claimId));
+    }
+
+    // ---- idempotency records ---------------------------------------------------------------------
+
+    public async findIdempotency(visitorKey: string, keyHash: string): Promise<IdempotencyRecord | undefined> {
+        // Claims on the key carry its association too: both associations pick the record itself.
+        const [record] = (await this.reader.readByAssociations([idempotencyKey(visitorKey, keyHash), ALL_IDEMPOTENCY_RECORDS()])) as StoredRecord[];
+        return record ? toIdempotency(record) : undefined;
+    }
+
+    /** Writes the record of a key (one per visitor and key: upserted). */
+    public async saveIdempotency(record: IdempotencyRecord): Promise<void> {
+        await this.persis.updateByAssociations(
+            [idempotencyKey(record.visitorKey, record.keyHash), ALL_IDEMPOTENCY_RECORDS()],
+            { kind: 'idempotency', ...record },
+            true,
+        );
+    }
+
+    /** Every idempotency record (for the expiry job). */
+    public async listIdempotency(): Promise<IdempotencyRecord[]> {
+        return (await this.readRecords(ALL_IDEMPOTENCY_RECORDS())).map(toIdempotency);
+    }
+
+    /** Removes a key's record and its claims. */
+    public async removeIdempotency(visitorKey: string, keyHash: string): Promise<void> {
+        await this.persis.removeByAssociation(idempotencyKey(visitorKey, keyHash));
+    }
+
+    /** Records carrying `association`; the runtime hands them over as plain objects. */
+    private async readRecords(association: RocketChatAssociationRecord): Promise<StoredRecord[]> {
+        return (await this.reader.readByAssociation(association)) as StoredRecord[];
     }
 
     private sessionKeys(session: UploadSession): RocketChatAssociationRecord[] {
@@ -96,12 +204,39 @@ export class SessionStore {
     }
 }
 
+function idempotencyKey(visitorKey: string, keyHash: string): RocketChatAssociationRecord {
+    return key('idempotency', visitorKey, keyHash);
+}
+
+function ownerKey(owner: ClaimOwner): RocketChatAssociationRecord {
+    return 'uploadId' in owner ? key('upload', owner.uploadId) : idempotencyKey(owner.idempotency.visitorKey, owner.idempotency.keyHash);
+}
+
+type StoredRecord = Record<string, unknown>;
+
 /**
- * A stored record back as a session. Optional fields that were unset can come back as null (the
- * runtime's msgpack and the database do not keep `undefined`): they are dropped again.
+ * A stored record without the fields that were unset. The runtime's msgpack and the database keep
+ * no `undefined`, so unset optional fields come back as `null`; they are dropped here, once, for
+ * every record kind.
  */
-function stripKind(record: UploadSession & { kind?: string }): UploadSession {
-    const { kind: _kind, ...session } = record;
-    const fields = Object.entries(session).filter(([, value]) => value !== null && value !== undefined);
-    return Object.fromEntries(fields) as unknown as UploadSession;
+function withoutUnsetFields(record: StoredRecord): StoredRecord {
+    const { kind: _kind, ...fields } = record;
+    return Object.fromEntries(Object.entries(fields).filter(([, value]) => value !== null && value !== undefined));
+}
+
+function toSession(record: StoredRecord): UploadSession {
+    const session = withoutUnsetFields(record) as unknown as UploadSession;
+    return { ...session, state: normalizeSessionState(session.state) };
+}
+
+function toMark(record: StoredRecord): ChunkMark {
+    return { index: Number(record.index), length: Number(record.length), sha256: String(record.sha256) };
+}
+
+function toClaim(record: StoredRecord): Claim {
+    return { key: String(record.key), claimId: String(record.claimId), sinceMs: Number(record.sinceMs), renewedAtMs: Number(record.renewedAtMs) };
+}
+
+function toIdempotency(record: StoredRecord): IdempotencyRecord {
+    return withoutUnsetFields(record) as unknown as IdempotencyRecord;
 }

@@ -5,7 +5,8 @@ import type { ILivechatRoom } from '@rocket.chat/apps-engine/definition/livechat
 
 import { type EffectiveConfig } from '../config';
 import { UploadError } from '../errors';
-import { checkDeclaredFile, checkFileBytes } from '../file-checks';
+import { type CheckedFile, checkDeclaredFile, checkFileBytes } from '../file-checks';
+import { effectiveAllowedTypes } from '../media-types';
 import {
     CHUNK_SIZE_BYTES,
     type ChunkRequest,
@@ -14,10 +15,25 @@ import {
     SINGLE_REQUEST_MAX_BYTES,
     type SingleUploadRequest,
 } from '../requests';
-import { checkVisitorQuota, contiguousOffset, countChunks, decideChunk, isSessionComplete, isSessionExpired, type UploadSession } from '../session';
-import { postFile, type PostedFile, readPostedMessage, StoreRejectedError } from './file-poster';
-import { SessionStore } from './session-store';
-import { authorizeVisitorRoom } from './visitor-access';
+import {
+    type ChunkMark,
+    checkVisitorQuota,
+    contiguousOffset,
+    countChunks,
+    decideChunk,
+    isSessionComplete,
+    isSessionExpired,
+    isSessionUnfinished,
+    judgeChunkSlot,
+    type PostingAttempt,
+    settleMarks,
+    type UploadSession,
+} from '../session';
+import { runExactlyOnce, runLocally } from './exactly-once';
+import { postFile, type PostedFile, readPostedMessage, recoverEarlierPost, StoreRejectedError } from './file-poster';
+import { type CachedSession, type ServerState } from './server-state';
+import { type IdempotencyRecord, SessionStore } from './session-store';
+import { authorizeVisitor, authorizeVisitorRoom } from './visitor-access';
 
 /** Everything one request works with. The token is used for checks and the upload, never logged. */
 export interface UploadContext {
@@ -25,6 +41,8 @@ export interface UploadContext {
     modify: IModify;
     persis: IPersistence;
     logger: ILogger;
+    /** This server's locks and cache (one per app process). */
+    state: ServerState;
     /** The full effective configuration, read on first use: a chunk that completes nothing never needs it. */
     config(): Promise<EffectiveConfig>;
     visitorToken: string;
@@ -32,11 +50,6 @@ export interface UploadContext {
 }
 
 export type Answer = { status: number; content: Record<string, unknown> };
-
-/** A completion started this long ago without finishing is taken over (the server died mid-way). */
-const COMPLETION_STALE_MS = 60_000;
-const COMPLETION_WAIT_MS = 20_000;
-const COMPLETION_POLL_MS = 250;
 
 /** The sha256 of `bytes` as lower-case hex, as clients send it. */
 export function sha256Hex(bytes: Buffer | string): string {
@@ -47,8 +60,10 @@ function storeOf(ctx: UploadContext): SessionStore {
     return new SessionStore(ctx.read.getPersistenceReader(), ctx.persis);
 }
 
-/** The limits a widget needs before it picks a file. */
-export function describeLimits(config: EffectiveConfig): Answer {
+/** `GET limits`: what this visitor may upload, with the type lists the server and the app enforce. */
+export async function describeLimits(ctx: UploadContext): Promise<Answer> {
+    await authorizeVisitor(ctx.read, ctx.visitorToken);
+    const config = await ctx.config();
     return {
         status: 200,
         content: {
@@ -58,32 +73,114 @@ export function describeLimits(config: EffectiveConfig): Answer {
             chunkSizeBytes: CHUNK_SIZE_BYTES,
             maxParallelChunks: MAX_PARALLEL_CHUNKS,
             sessionTtlMs: config.sessionTtlMs,
-            allowedTypes: config.allowedTypes,
-            blockedTypes: [...config.serverBlackList, ...config.blockedTypes],
+            allowedTypes: effectiveAllowedTypes(config.serverWhiteList, config.allowedTypes),
+            blockedTypes: [...new Set([...config.serverBlackList, ...config.blockedTypes])],
         },
     };
 }
 
-/** `POST upload`: checks, stores and posts a small file in one request. */
-export async function uploadSingle(ctx: UploadContext, request: SingleUploadRequest): Promise<Answer> {
+/**
+ * `POST upload`: checks, stores and posts a small file in one request. With an `Idempotency-Key`
+ * a repeat of the request (same visitor, same key) answers what the first one did and posts
+ * nothing, even when both arrive at once on different servers.
+ */
+export async function uploadSingle(ctx: UploadContext, request: SingleUploadRequest, idempotencyKey?: string): Promise<Answer> {
     const { room } = await authorizeVisitorRoom(ctx.read, ctx.visitorToken, request.rid);
-    const config = await ctx.config();
-    const name = checkDeclaredFile({ name: request.file.name, size: request.file.bytes.length, type: request.file.type }, config);
-    const file = checkFileBytes(request.file.bytes, name, request.file.type, config);
-    const posted = await storeAndPost(ctx, room, file.name, file.bytes, request.description);
+    if (idempotencyKey === undefined) {
+        const file = checkFileBytes(request.file.bytes, await checkSingleDeclared(ctx, request), request.file.type, await ctx.config());
+        return answerPosted(ctx, await storeAndPost(ctx, room, file, request.description), file);
+    }
+    const store = storeOf(ctx);
+    const visitorKey = sha256Hex(ctx.visitorToken);
+    const keyHash = sha256Hex(idempotencyKey);
+    const fingerprint = sha256Hex(
+        JSON.stringify([request.rid, request.file.name, request.file.type ?? '', request.description ?? '', sha256Hex(request.file.bytes)]),
+    );
+    const settled = async (): Promise<Answer | undefined> => {
+        const record = await store.findIdempotency(visitorKey, keyHash);
+        if (!record || record.expiresAt <= ctx.nowMs) {
+            return undefined;
+        }
+        if (record.fingerprint !== fingerprint) {
+            throw new UploadError('error-idempotency-key-reused');
+        }
+        if (record.state === 'failed' && record.failure) {
+            throw new UploadError(record.failure.code, record.failure.details);
+        }
+        return record.state === 'done' && record.messageId ? messageAnswer(ctx, record.messageId, {}) : undefined;
+    };
+    return runExactlyOnce(ctx.state, store, ctx.logger, {
+        lockKey: `idempotency:${visitorKey}:${keyHash}`,
+        claimKey: `idempotency:${visitorKey}:${keyHash}`,
+        owner: { idempotency: { visitorKey, keyHash } },
+        settled,
+        act: async () => {
+            const config = await ctx.config();
+            const earlier = await store.findIdempotency(visitorKey, keyHash);
+            const record: IdempotencyRecord = { visitorKey, keyHash, fingerprint, state: 'posting', expiresAt: ctx.nowMs + config.sessionTtlMs };
+            const recovered = earlier?.posting
+                ? await recoverEarlierPost(ctx.read, ctx.modify, room.id, earlier.posting, request.description)
+                : undefined;
+            if (recovered) {
+                await store.saveIdempotency({ ...record, state: 'done', messageId: String(recovered._id) });
+                return { status: 200, content: { ...recovered, success: true } };
+            }
+            let file: CheckedFile;
+            try {
+                file = checkFileBytes(request.file.bytes, await checkSingleDeclared(ctx, request), request.file.type, config);
+            } catch (e) {
+                await recordFailure(e, (failure) => store.saveIdempotency({ ...record, state: 'failed', failure }));
+                throw e;
+            }
+            const posting = postingOf(file, ctx.state.now());
+            await store.saveIdempotency({ ...record, posting });
+            try {
+                const posted = await storeAndPost(ctx, room, file, request.description);
+                await store.saveIdempotency({ ...record, state: 'done', messageId: String(posted.message._id) });
+                return answerPosted(ctx, posted, file);
+            } catch (e) {
+                await recordFailure(e, (failure) => store.saveIdempotency({ ...record, state: 'failed', failure }));
+                throw e;
+            }
+        },
+    });
+}
+
+async function checkSingleDeclared(ctx: UploadContext, request: SingleUploadRequest): Promise<string> {
+    return checkDeclaredFile({ name: request.file.name, size: request.file.bytes.length, type: request.file.type }, await ctx.config());
+}
+
+/** Records a final refusal (a coded error); anything else may pass on a retry and is not recorded. */
+async function recordFailure(
+    e: unknown,
+    save: (failure: { code: UploadError['code']; details: UploadError['details'] }) => Promise<void>,
+): Promise<void> {
+    if (e instanceof UploadError) {
+        await save({ code: e.code, details: e.details });
+    }
+}
+
+function postingOf(file: CheckedFile, nowMs: number): PostingAttempt {
+    return { name: file.name, size: file.bytes.length, type: file.type, sinceMs: nowMs };
+}
+
+function answerPosted(ctx: UploadContext, posted: PostedFile, file: CheckedFile): Answer {
     ctx.logger.info('upload stored', { path: 'single', size: file.bytes.length, type: file.type, removedMetadata: file.removedMetadata });
     return { status: 200, content: { ...posted.message, success: true } };
 }
 
-/** `POST uploads`: every check that needs no bytes, then a new session. */
+/**
+ * `POST uploads`: every check that needs no bytes, then a new session. The visitor's quota is
+ * checked after inserting the new session (insert, then count: two servers creating at once can
+ * both be refused, never both admitted over the limit); on one server creations of one visitor
+ * run one at a time.
+ */
 export async function createSession(ctx: UploadContext, request: CreateSessionRequest): Promise<Answer> {
     await authorizeVisitorRoom(ctx.read, ctx.visitorToken, request.rid);
     const config = await ctx.config();
     const name = checkDeclaredFile({ name: request.name, size: request.size, type: request.type }, config);
     const store = storeOf(ctx);
     const visitorKey = sha256Hex(ctx.visitorToken);
-    const open = (await store.listByVisitor(visitorKey)).filter((s) => s.state !== 'done' && !isSessionExpired(s, ctx.nowMs));
-    checkVisitorQuota(open, request.size, config);
     const session: UploadSession = {
         id: randomBytes(16).toString('hex'),
         rid: request.rid,
@@ -98,28 +195,54 @@ export async function createSession(ctx: UploadContext, request: CreateSessionRe
         expiresAt: ctx.nowMs + config.sessionTtlMs,
         state: 'open',
     };
-    await store.create(session);
+    await runLocally(ctx.state, `visitor:${visitorKey}`, async () => {
+        await store.create(session);
+        const unfinished = (await store.listByVisitor(visitorKey)).filter((s) => isSessionUnfinished(s, ctx.nowMs));
+        try {
+            checkVisitorQuota(unfinished, config);
+        } catch (e) {
+            await store.remove(session.id);
+            throw e;
+        }
+    });
+    ctx.state.sessions.put(session);
     ctx.logger.info('upload session created', { size: session.size, type: session.declaredType ?? '' });
     return { status: 201, content: { success: true, ...progressOf(session, 0), maxParallelChunks: MAX_PARALLEL_CHUNKS } };
 }
 
 /**
- * The session `uploadId` of this visitor, still usable. Fails with `error-upload-not-found`,
- * `unauthorized` (another visitor's session: the same answer as a bad token), `error-upload-expired`.
+ * The session `uploadId` of this visitor as stored now. Fails with `error-upload-not-found` (never
+ * created, aborted, or removed after expiry), `unauthorized` (another visitor's session: the same
+ * answer as a bad token), `error-upload-expired`.
  */
 async function loadSession(ctx: UploadContext, store: SessionStore, uploadId: string): Promise<UploadSession> {
-    const session = await store.find(uploadId);
+    return checkSessionAccess(ctx, await store.find(uploadId));
+}
+
+function checkSessionAccess(ctx: UploadContext, session: UploadSession | undefined): UploadSession {
     if (!session) {
         throw new UploadError('error-upload-not-found');
     }
     if (session.visitorKey !== sha256Hex(ctx.visitorToken)) {
         throw new UploadError('unauthorized');
     }
+    if (session.state === 'aborted') {
+        throw new UploadError('error-upload-not-found');
+    }
     if (isSessionExpired(session, ctx.nowMs)) {
-        await store.remove(session.id);
         throw new UploadError('error-upload-expired');
     }
     return session;
+}
+
+/** The session as this server last saw it, read once when it has not seen it. */
+async function loadCachedSession(ctx: UploadContext, store: SessionStore, uploadId: string): Promise<CachedSession> {
+    const cached = ctx.state.sessions.get(uploadId);
+    if (cached) {
+        checkSessionAccess(ctx, cached.session);
+        return cached;
+    }
+    return ctx.state.sessions.put(await loadSession(ctx, store, uploadId));
 }
 
 function progressOf(session: UploadSession, offset: number): Record<string, unknown> {
@@ -137,137 +260,258 @@ function progressOf(session: UploadSession, offset: number): Record<string, unkn
 export async function readStatus(ctx: UploadContext, uploadId: string): Promise<Answer> {
     const store = storeOf(ctx);
     const session = await loadSession(ctx, store, uploadId);
-    if (session.state === 'done') {
-        return finishedAnswer(ctx, session);
+    const finished = await finishedAnswer(ctx, session);
+    if (finished) {
+        return finished;
     }
     const offset = contiguousOffset(session, await store.readMarks(session.id));
     return { status: 200, content: { success: true, ...progressOf(session, offset) } };
 }
 
-/** `PATCH uploads`: stores one chunk; the chunk that makes the file whole also completes it. */
+/**
+ * `PATCH uploads`: stores one chunk; the chunk that makes the file whole also completes it.
+ * A middle chunk reads nothing but its own slot: the session comes from this server's cache (its
+ * visitor is checked against the token without a bridge call; the room is checked at creation and
+ * again at completion), and the answer's `offset` counts the chunks this server knows of.
+ */
 export async function acceptChunk(ctx: UploadContext, request: ChunkRequest): Promise<Answer> {
     const store = storeOf(ctx);
-    const session = await loadSession(ctx, store, request.uploadId);
-    if (session.state === 'done') {
-        return finishedAnswer(ctx, session);
+    const entry = await loadCachedSession(ctx, store, request.uploadId);
+    const { session } = entry;
+    if (session.state !== 'open') {
+        return (await finishedAnswer(ctx, await loadSession(ctx, store, session.id))) ?? progressAnswer(entry);
     }
-    const [, marks] = await Promise.all([authorizeVisitorRoom(ctx.read, ctx.visitorToken, session.rid), store.readMarks(session.id)]);
     const sha256 = sha256Hex(request.bytes);
-    const decision = decideChunk(
-        session,
-        marks,
-        { offset: request.offset, length: request.bytes.length, sha256, declaredSha256: request.sha256 },
-        MAX_PARALLEL_CHUNKS,
-    );
+    const chunk = { offset: request.offset, length: request.bytes.length, sha256, declaredSha256: request.sha256 };
+    let decision;
+    try {
+        decision = decideChunk(session, [...entry.marks.values()], chunk, MAX_PARALLEL_CHUNKS);
+    } catch (e) {
+        if (!(e instanceof UploadError) || e.code !== 'error-offset-mismatch') {
+            throw e;
+        }
+        // This server may not know chunks another server stored: look before refusing.
+        await refreshMarks(store, entry);
+        decision = decideChunk(session, [...entry.marks.values()], chunk, MAX_PARALLEL_CHUNKS);
+    }
     if (decision.kind === 'store') {
-        await store.writeChunk(session.id, { index: decision.index, length: request.bytes.length, sha256 }, request.bytes);
+        await storeChunkOnce(ctx, store, entry, { index: decision.index, length: request.bytes.length, sha256 }, request.bytes);
     }
-    // Only the request carrying the last chunk completes, so parallel chunks never start two
-    // completions; it reads the marks again, as chunks sent beside it may have landed meanwhile.
-    // When the last chunk overtook another, the client finishes with `POST uploads/complete`.
-    const isLast = decision.index === countChunks(session) - 1;
-    const current = isLast ? await store.readMarks(session.id) : [...marks, { index: decision.index, length: request.bytes.length, sha256 }];
-    if (isLast && isSessionComplete(session, current)) {
-        return completeSession(ctx, session.id);
+    // Only the request carrying the last chunk completes: parallel chunks never start completions
+    // of their own. When the last chunk overtook another, the client finishes with `POST uploads/complete`.
+    if (decision.index === countChunks(session) - 1) {
+        if (!isSessionComplete(session, [...entry.marks.values()])) {
+            await refreshMarks(store, entry);
+        }
+        if (isSessionComplete(session, [...entry.marks.values()])) {
+            return completeSession(ctx, session.id);
+        }
     }
-    return { status: 200, content: { success: true, ...progressOf(session, contiguousOffset(session, current)) } };
+    return progressAnswer(entry);
 }
 
-/** `DELETE uploads`: removes the session and its chunks at once. */
+function progressAnswer(entry: CachedSession): Answer {
+    return { status: 200, content: { success: true, ...progressOf(entry.session, contiguousOffset(entry.session, [...entry.marks.values()])) } };
+}
+
+async function refreshMarks(store: SessionStore, entry: CachedSession): Promise<void> {
+    for (const mark of await store.readMarks(entry.session.id)) {
+        if (!entry.marks.has(mark.index)) {
+            entry.marks.set(mark.index, mark);
+        }
+    }
+}
+
+/**
+ * Stores a chunk unless its slot holds other bytes. On this server the slot's requests run one at
+ * a time (a lock per slot; other slots go on in parallel). Across servers the bytes are written
+ * under their hash and the slot is read back (`judgeChunkSlot`): different bytes there make this
+ * writer remove its own and answer `error-chunk-conflict`.
+ */
+async function storeChunkOnce(ctx: UploadContext, store: SessionStore, entry: CachedSession, mark: ChunkMark, bytes: Buffer): Promise<void> {
+    const { id } = entry.session;
+    await runLocally(ctx.state, `chunk:${id}:${mark.index}`, async () => {
+        const known = entry.marks.get(mark.index);
+        if (known) {
+            if (known.sha256 !== mark.sha256) {
+                throw new UploadError('error-chunk-conflict', { offset: mark.index * entry.session.chunkSizeBytes });
+            }
+            return;
+        }
+        await store.writeChunk(id, mark, bytes);
+        if (judgeChunkSlot(mark.sha256, await store.readSlotMarks(id, mark.index)) === 'conflict') {
+            await store.removeChunk(id, mark);
+            throw new UploadError('error-chunk-conflict', { offset: mark.index * entry.session.chunkSizeBytes });
+        }
+        entry.marks.set(mark.index, mark);
+    });
+}
+
+/**
+ * `DELETE uploads`: removes the chunks at once; the session's record stays, marked aborted, until
+ * its lifetime ends, so that a chunk still in flight to another server lands under it and goes with
+ * it. Waits for a completion in progress. A finished upload's message stays in the room.
+ */
 export async function abortSession(ctx: UploadContext, uploadId: string): Promise<Answer> {
     const store = storeOf(ctx);
-    const session = await loadSession(ctx, store, uploadId);
-    await store.remove(session.id);
-    ctx.logger.info('upload session aborted', { size: session.size });
-    return { status: 200, content: { success: true, uploadId: session.id } };
+    await loadSession(ctx, store, uploadId);
+    return runExactlyOnce(ctx.state, store, ctx.logger, {
+        lockKey: `upload:${uploadId}`,
+        claimKey: `complete:${uploadId}`,
+        owner: { uploadId },
+        settled: async () => undefined,
+        act: async () => {
+            const session = await loadSession(ctx, store, uploadId);
+            await store.save({ ...session, state: 'aborted' });
+            await store.removeChunkBytes(session.id);
+            ctx.state.sessions.forget(session.id);
+            ctx.logger.info('upload session aborted', { size: session.size });
+            return { status: 200, content: { success: true, uploadId: session.id } };
+        },
+    });
 }
 
 /**
  * `POST uploads/complete` (and the last chunk): checks the whole file — size, sha256, real type —
- * then stores and posts it. Idempotent: a finished session answers its message again. A file that
- * can never pass (wrong checksum, refused content) removes the session with the error.
+ * then stores and posts it, exactly once across requests and servers (`runExactlyOnce`): a
+ * repeated or concurrent completion waits and answers the same message. A file that can never
+ * pass (wrong checksum, refused content) fails the session for good: every later request answers
+ * the same error.
  */
 export async function completeSession(ctx: UploadContext, uploadId: string): Promise<Answer> {
     const store = storeOf(ctx);
-    let session = await loadSession(ctx, store, uploadId);
-    session = await waitForOtherCompletion(ctx, store, session);
-    if (session.state === 'done') {
-        return finishedAnswer(ctx, session);
+    const first = await loadSession(ctx, store, uploadId);
+    const finished = await finishedAnswer(ctx, first);
+    if (finished) {
+        return finished;
     }
+    return runExactlyOnce(ctx.state, store, ctx.logger, {
+        lockKey: `upload:${uploadId}`,
+        claimKey: `complete:${uploadId}`,
+        owner: { uploadId },
+        settled: async () => finishedAnswer(ctx, await loadSession(ctx, store, uploadId)),
+        act: async () => completeNow(ctx, store, await loadSession(ctx, store, uploadId)),
+    });
+}
+
+async function completeNow(ctx: UploadContext, store: SessionStore, session: UploadSession): Promise<Answer> {
     const { room } = await authorizeVisitorRoom(ctx.read, ctx.visitorToken, session.rid);
-    const marks = await store.readMarks(session.id);
+    const marks = await readSettledMarks(store, session);
     if (!isSessionComplete(session, marks)) {
         throw new UploadError('error-upload-incomplete', { offset: contiguousOffset(session, marks) });
     }
-    await store.save({ ...session, state: 'completing', completingSince: ctx.nowMs });
+    const recovered = session.posting ? await recoverEarlierPost(ctx.read, ctx.modify, room.id, session.posting, session.description) : undefined;
+    if (recovered) {
+        ctx.logger.warn('an earlier completion had posted the file: its message is the answer', { size: session.size });
+        return finish(ctx, store, session, recovered);
+    }
+    let file: CheckedFile;
     try {
-        const bytes = await store.readFile(session.id, countChunks(session));
-        if (bytes.length !== session.size) {
-            throw new Error(`upload ${session.id} has ${bytes.length} bytes, ${session.size} declared`);
-        }
-        if (session.sha256 !== undefined && sha256Hex(bytes) !== session.sha256) {
-            throw new UploadError('error-checksum-mismatch', { field: 'sha256' });
-        }
-        const file = checkFileBytes(bytes, session.name, session.declaredType, await ctx.config());
-        const posted = await storeAndPost(ctx, room, file.name, file.bytes, session.description);
-        const done: UploadSession = { ...session, state: 'done', messageId: String(posted.message._id) };
-        await store.save(done);
-        await store.removeChunks(session.id);
-        ctx.logger.info('upload stored', { path: 'resumable', size: file.bytes.length, type: file.type, removedMetadata: file.removedMetadata });
-        return { status: 200, content: { ...posted.message, success: true, ...progressOf(done, done.size) } };
+        file = await readCheckedFile(ctx, store, session, marks);
     } catch (e) {
-        if (e instanceof UploadError) {
-            // The bytes are final: nothing the client sends can change the outcome.
-            await store.remove(session.id);
-        } else {
-            await store.save({ ...session, state: 'open' });
+        await recordFailure(e, (failure) => failSession(ctx, store, session, failure));
+        throw e;
+    }
+    await store.save({ ...session, posting: postingOf(file, ctx.state.now()) });
+    try {
+        const posted = await storeAndPost(ctx, room, file, session.description);
+        ctx.logger.info('upload stored', { path: 'resumable', size: file.bytes.length, type: file.type, removedMetadata: file.removedMetadata });
+        return await finish(ctx, store, session, posted.message);
+    } catch (e) {
+        await recordFailure(e, (failure) => failSession(ctx, store, session, failure));
+        throw e;
+    }
+}
+
+/** The session's marks, one per slot; a slot left with two contents is emptied for the client to resend. */
+async function readSettledMarks(store: SessionStore, session: UploadSession): Promise<ChunkMark[]> {
+    const marks = await store.readMarks(session.id);
+    try {
+        return settleMarks(session, marks);
+    } catch (e) {
+        if (e instanceof UploadError && e.code === 'error-chunk-conflict') {
+            const index = Number(e.details.offset) / session.chunkSizeBytes;
+            await Promise.all(marks.filter((m) => m.index === index).map((m) => store.removeChunk(session.id, m)));
         }
         throw e;
     }
 }
 
-async function waitForOtherCompletion(ctx: UploadContext, store: SessionStore, session: UploadSession): Promise<UploadSession> {
-    let current = session;
-    const deadline = Date.now() + COMPLETION_WAIT_MS;
-    while (current.state === 'completing' && ctx.nowMs - (current.completingSince ?? 0) < COMPLETION_STALE_MS && Date.now() < deadline) {
-        await new Promise((resolve) => setTimeout(resolve, COMPLETION_POLL_MS));
-        current = (await store.find(session.id)) ?? current;
+async function readCheckedFile(ctx: UploadContext, store: SessionStore, session: UploadSession, marks: ChunkMark[]): Promise<CheckedFile> {
+    const parts: Buffer[] = [];
+    for (const mark of marks) {
+        const bytes = await store.readChunk(session.id, mark, (b) => sha256Hex(b) === mark.sha256);
+        if (!bytes) {
+            throw new Error(`chunk ${mark.index} of upload ${session.id} is missing`);
+        }
+        parts.push(bytes);
     }
-    return current;
+    const bytes = Buffer.concat(parts);
+    if (bytes.length !== session.size) {
+        throw new Error(`upload ${session.id} has ${bytes.length} bytes, ${session.size} declared`);
+    }
+    if (session.sha256 !== undefined && sha256Hex(bytes) !== session.sha256) {
+        throw new UploadError('error-checksum-mismatch', { field: 'sha256' });
+    }
+    return checkFileBytes(bytes, session.name, session.declaredType, await ctx.config());
 }
 
-async function finishedAnswer(ctx: UploadContext, session: UploadSession): Promise<Answer> {
-    const message = session.messageId ? await readPostedMessage(ctx.read, session.messageId) : undefined;
+async function finish(ctx: UploadContext, store: SessionStore, session: UploadSession, message: Record<string, unknown>): Promise<Answer> {
+    const done: UploadSession = { ...session, state: 'done', messageId: String(message._id), posting: undefined };
+    await store.save(done);
+    ctx.state.sessions.put(done);
+    await store.removeChunkBytes(session.id);
+    return { status: 200, content: { ...message, success: true, ...progressOf(done, done.size) } };
+}
+
+async function failSession(ctx: UploadContext, store: SessionStore, session: UploadSession, failure: UploadSession['failure']): Promise<void> {
+    const failed: UploadSession = { ...session, state: 'failed', failure, posting: undefined };
+    await store.save(failed);
+    ctx.state.sessions.put(failed);
+    await store.removeChunkBytes(session.id);
+}
+
+/** The answer of a finished session: its message, or its refusal thrown again; undefined while open. */
+async function finishedAnswer(ctx: UploadContext, session: UploadSession): Promise<Answer | undefined> {
+    if (session.state === 'failed' && session.failure) {
+        throw new UploadError(session.failure.code, session.failure.details);
+    }
+    if (session.state !== 'done') {
+        return undefined;
+    }
+    return messageAnswer(ctx, session.messageId, progressOf(session, session.size));
+}
+
+async function messageAnswer(ctx: UploadContext, messageId: string | undefined, extra: Record<string, unknown>): Promise<Answer> {
+    const message = messageId ? await readPostedMessage(ctx.read, messageId) : undefined;
     if (!message) {
-        throw new Error(`the message of finished upload ${session.id} cannot be read`);
+        throw new Error(`the message ${messageId} of a finished upload cannot be read`);
     }
-    return { status: 200, content: { ...message, success: true, ...progressOf(session, session.size) } };
+    return { status: 200, content: { ...message, success: true, ...extra } };
 }
 
-async function storeAndPost(
-    ctx: UploadContext,
-    room: ILivechatRoom,
-    name: string,
-    bytes: Buffer,
-    description: string | undefined,
-): Promise<PostedFile> {
+async function storeAndPost(ctx: UploadContext, room: ILivechatRoom, file: CheckedFile, description: string | undefined): Promise<PostedFile> {
     try {
-        return await postFile(ctx.read, ctx.modify, { room, visitorToken: ctx.visitorToken, name, bytes, description });
+        return await postFile(ctx.read, ctx.modify, { room, visitorToken: ctx.visitorToken, name: file.name, bytes: file.bytes, description });
     } catch (e) {
         if (e instanceof StoreRejectedError) {
-            ctx.logger.warn('the server refused the file', { size: bytes.length, reason: e.message });
+            ctx.logger.warn('the server refused the file', { size: file.bytes.length, reason: e.message });
             throw new UploadError('error-upload-rejected');
         }
         throw e;
     }
 }
 
-/** Removes sessions whose lifetime has passed, and finished ones kept for their answer. */
+/** Removes sessions and idempotency records whose lifetime has passed, whatever their state. */
 export async function removeExpiredSessions(read: IRead, persis: IPersistence, nowMs: number): Promise<number> {
     const store = new SessionStore(read.getPersistenceReader(), persis);
     const stale = (await store.listAll()).filter((s) => s.expiresAt <= nowMs);
     for (const session of stale) {
         await store.remove(session.id);
     }
-    return stale.length;
+    const staleKeys = (await store.listIdempotency()).filter((r) => r.expiresAt <= nowMs);
+    for (const record of staleKeys) {
+        await store.removeIdempotency(record.visitorKey, record.keyHash);
+    }
+    return stale.length + staleKeys.length;
 }

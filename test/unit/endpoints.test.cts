@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'crypto';
+import { randomBytes } from 'crypto';
 
 import { beforeAll, describe, expect, it } from '@jest/globals';
 import sharp from 'sharp';
@@ -10,10 +10,8 @@ import { UploadSessionsEndpoint } from '../../endpoints/uploads-endpoint';
 import { CHUNK_SIZE_BYTES } from '../../lib/requests';
 import { removeExpiredSessions } from '../../lib/services/uploads';
 import { SETTING } from '../../lib/settings';
-import { createAccessors, createApp, createWorld, type FakeWorld, request } from '../fakes.cjs';
-
-const info = {} as any;
-const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
+import { createAccessors, createWorld, type FakeWorld } from '../fakes.cjs';
+import { call, expectError, sha, single } from './api.cjs';
 
 let png: Buffer;
 let bigPng: Buffer;
@@ -27,27 +25,11 @@ beforeAll(async () => {
         .toBuffer();
 });
 
-type Method = 'get' | 'post' | 'patch' | 'delete' | 'put' | 'options';
-
-async function call(world: FakeWorld, Endpoint: any, method: Method, content: unknown, options: Parameters<typeof request>[1] = {}) {
-    const { read, modify, persis, http } = createAccessors(world);
-    const endpoint = new Endpoint(createApp(world));
-    return endpoint[method](request(content, options), info, read, modify, http, persis);
-}
-
-const single = (world: FakeWorld, content: unknown, options: { token?: string } = { token: 'token-A' }) =>
-    call(world, UploadFileEndpoint, 'post', content, options);
-
 const pngBody = (extra: Record<string, unknown> = {}) => ({
     rid: 'roomA',
     file: { name: 'red.png', type: 'image/png', data: png.toString('base64') },
     ...extra,
 });
-
-function expectError(response: any, status: number, code: string, extra: Record<string, unknown> = {}) {
-    expect(response.status).toBe(status);
-    expect(response.content).toEqual({ success: false, error: code, reason: code, message: expect.any(String), ...extra });
-}
 
 describe('POST upload', () => {
     it('posts a PNG and answers the message as the room shows it, in core shape', async () => {
@@ -178,7 +160,7 @@ describe('POST upload', () => {
         expect(allowed.status).toBe(204);
         expect(allowed.headers).toMatchObject({
             'access-control-allow-origin': 'https://shop.example',
-            'access-control-allow-headers': 'content-type, x-visitor-token',
+            'access-control-allow-headers': 'content-type, x-visitor-token, idempotency-key',
         });
         const other = await call(world, UploadFileEndpoint, 'options', {}, { origin: 'https://evil.example' });
         expect(other.headers['access-control-allow-origin']).toBeUndefined();
@@ -203,6 +185,38 @@ describe('GET limits', () => {
         const response = await call(world, LimitsEndpoint, 'get', {}, { token: 'token-A' });
         expect(response.status).toBe(200);
         expect(response.content).toMatchObject({ success: true, maxFileSizeBytes: 3 * 1024 * 1024, chunkSizeBytes: CHUNK_SIZE_BYTES });
+    });
+
+    it.each([
+        ['no token', undefined],
+        ['an unknown token', 'token-X'],
+    ])('refuses %s with the same 403 body as every route', async (_what, token) => {
+        expectError(await call(createWorld(), LimitsEndpoint, 'get', {}, { token }), 403, 'unauthorized');
+    });
+
+    it.each<[string, string, string, string, string, string[], string[]]>([
+        ['no list anywhere', '', '', 'image/svg+xml', '', [], ['image/svg+xml']],
+        ["the server's white list", 'image/*', '', '', '', ['image/*'], []],
+        ["the app's list", '', 'application/pdf, image/png', '', '', ['application/pdf', 'image/png'], []],
+        ['both lists: what both allow', 'image/*,application/pdf', 'image/png,text/plain', '', '', ['image/png'], []],
+        [
+            'both black lists, once each',
+            '',
+            '',
+            'image/svg+xml,text/html',
+            'text/html, application/zip',
+            [],
+            ['image/svg+xml', 'text/html', 'application/zip'],
+        ],
+    ])('reports the effective type lists with %s', async (_what, serverWhite, appAllowed, serverBlack, appBlocked, allowedTypes, blockedTypes) => {
+        const world = createWorld();
+        world.serverSettings.FileUpload_MediaTypeWhiteList = serverWhite;
+        world.serverSettings.FileUpload_MediaTypeBlackList = serverBlack;
+        world.appSettings[SETTING.allowedTypes] = appAllowed;
+        world.appSettings[SETTING.blockedTypes] = appBlocked;
+        const response = await call(world, LimitsEndpoint, 'get', {}, { token: 'token-A' });
+        expect(response.status).toBe(200);
+        expect(response.content).toMatchObject({ success: true, allowedTypes, blockedTypes });
     });
 });
 
@@ -348,7 +362,7 @@ describe('resumable upload', () => {
         expectError(response, 400, 'error-type-not-allowed', { type: 'image/svg+xml' });
     });
 
-    it('removes the session when the whole-file sha256 does not match', async () => {
+    it('fails the session for good when the whole-file sha256 does not match: chunks removed, the same error again', async () => {
         const world = createWorld();
         const { uploadId } = (await create(world, bigPng, { sha256: 'b'.repeat(64) })).content;
         const chunks = Math.ceil(bigPng.length / CHUNK_SIZE_BYTES);
@@ -357,8 +371,19 @@ describe('resumable upload', () => {
             last = await send(world, uploadId, bigPng, i);
         }
         expectError(last, 400, 'error-checksum-mismatch', { field: 'sha256' });
-        expect(world.records).toHaveLength(0);
+        expect(world.records.map((r) => [r.data.kind, r.data.state ?? null])).toEqual([
+            ['session', 'failed'],
+            ['mark', null],
+            ['mark', null],
+        ]);
         expect(world.messages).toHaveLength(0);
+        expectError(await call(world, CompleteUploadEndpoint, 'post', { uploadId }, { token: 'token-A' }), 400, 'error-checksum-mismatch', {
+            field: 'sha256',
+        });
+        expectError(await call(world, sessions, 'get', {}, { token: 'token-A', query: { uploadId } }), 400, 'error-checksum-mismatch', {
+            field: 'sha256',
+        });
+        expect(world.uploadCalls).toBe(0);
     });
 
     it('limits open sessions per visitor with error-too-many-uploads', async () => {
@@ -379,22 +404,28 @@ describe('resumable upload', () => {
         expect(status.content).toMatchObject({ success: true, uploadId, offset: CHUNK_SIZE_BYTES, size: bigPng.length, complete: false });
         const aborted = await call(world, sessions, 'delete', {}, { token: 'token-A', query: { uploadId } });
         expect(aborted.content).toEqual({ success: true, uploadId });
-        expect(world.records).toHaveLength(0);
+        // Chunk bytes go at once; the session's record (aborted) and the marks stay until its lifetime ends.
+        expect(world.records.map((r) => [r.data.kind, r.data.state ?? null])).toEqual([
+            ['session', 'aborted'],
+            ['mark', null],
+        ]);
         expectError(await call(world, sessions, 'get', {}, { token: 'token-A', query: { uploadId } }), 404, 'error-upload-not-found');
+        expectError(await send(world, uploadId, bigPng, 1), 404, 'error-upload-not-found');
+        expectError(await call(world, sessions, 'delete', {}, { token: 'token-A', query: { uploadId } }), 404, 'error-upload-not-found');
     });
 
-    it('answers error-upload-expired after the lifetime and the job removes leftovers', async () => {
+    it('answers error-upload-expired after the lifetime, stores nothing more, and the job removes everything', async () => {
         const world = createWorld();
         const { uploadId } = (await create(world, bigPng)).content;
-        const record = world.records.find((r) => r.data.kind === 'session')!;
-        record.data.expiresAt = Date.now() - 1;
-        expectError(await send(world, uploadId, bigPng, 0), 410, 'error-upload-expired');
-        expect(world.records).toHaveLength(0);
+        await send(world, uploadId, bigPng, 0);
+        const before = structuredClone(world.records);
+        world.clockOffsetMs = 24 * 3600 * 1000 + 1;
+        expectError(await send(world, uploadId, bigPng, 1), 410, 'error-upload-expired');
+        expectError(await call(world, CompleteUploadEndpoint, 'post', { uploadId }, { token: 'token-A' }), 410, 'error-upload-expired');
+        expect(world.records).toEqual(before);
 
-        const second = (await create(world, bigPng)).content.uploadId;
-        await send(world, second, bigPng, 0);
         const { read, persis } = createAccessors(world);
-        expect(await removeExpiredSessions(read, persis, Date.now() + 48 * 3600 * 1000)).toBe(1);
+        expect(await removeExpiredSessions(read, persis, Date.now() + world.clockOffsetMs)).toBe(1);
         expect(world.records).toHaveLength(0);
     });
 });

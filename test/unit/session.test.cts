@@ -59,13 +59,17 @@ describe('decideChunk', () => {
 
 describe('checkVisitorQuota', () => {
     const { config } = resolveConfig({ livechat_upload_max_open_sessions: 2, livechat_upload_max_staged_mb: 1 }, {});
-    it('lets a visitor under both limits open a session', () => {
-        expect(failureOf(() => checkVisitorQuota([session], 1000, config))).toBeUndefined();
+    const sized = (size: number): UploadSession => ({ ...session, size });
+    it('lets a visitor at both limits, the new session counted, keep it', () => {
+        expect(failureOf(() => checkVisitorQuota([session, sized(1024 * 1024 - 250)], config))).toBeUndefined();
     });
-    it('refuses a third open session with error-too-many-uploads', () => {
-        expect(failureOf(() => checkVisitorQuota([session, session], 10, config))?.code).toBe('error-too-many-uploads');
+    it('refuses a third open session with error-too-many-uploads and both limits', () => {
+        expect(failureOf(() => checkVisitorQuota([session, session, sized(10)], config))).toEqual({
+            code: 'error-too-many-uploads',
+            details: { maxOpenSessions: 2, maxStagedBytes: 1024 * 1024 },
+        });
     });
     it('refuses more staged bytes than allowed with error-too-many-uploads', () => {
-        expect(failureOf(() => checkVisitorQuota([], 2 * 1024 * 1024, config))?.code).toBe('error-too-many-uploads');
+        expect(failureOf(() => checkVisitorQuota([sized(2 * 1024 * 1024)], config))?.code).toBe('error-too-many-uploads');
     });
 });

@@ -1,0 +1,318 @@
+/**
+ * One upload, one message: requests that arrive at the same instant, on one server (one app
+ * process, requests interleaving at every await) or on several servers of a cluster sharing one
+ * persistence. Each test asserts every answer (status and body) and what the room holds.
+ */
+import { randomBytes } from 'crypto';
+
+import { describe, expect, it } from '@jest/globals';
+
+import { SETTING } from '../../lib/settings';
+import { createServer, createWorld, type FakeWorld } from '../fakes.cjs';
+import { chunkCount, chunkOf, expectError, resumable, sha, single } from './api.cjs';
+
+/** A world whose content check trusts the name, so files can be random bytes. */
+function world(): FakeWorld {
+    const w = createWorld();
+    w.appSettings[SETTING.contentCheck] = 'off';
+    return w;
+}
+
+const fileOf = (chunks: number): Buffer => randomBytes(76_608 * (chunks - 1) + 1_000);
+
+async function createFile(w: FakeWorld, file: Buffer, name = 'data.bin'): Promise<string> {
+    const created = await resumable.create(w, file, { name, type: 'application/octet-stream', sha256: sha(file) });
+    expect(created.status).toBe(201);
+    return created.content.uploadId;
+}
+
+async function sendAllButLast(w: FakeWorld, uploadId: string, file: Buffer): Promise<void> {
+    for (let i = 0; i < chunkCount(file) - 1; i += 1) {
+        expect((await resumable.send(w, uploadId, chunkOf(file, i), i)).status).toBe(200);
+    }
+}
+
+/** The sha256 of the stored bytes of every message of the room that carries a file. */
+function postedFiles(w: FakeWorld): string[] {
+    return w.messages.filter((m) => m.file).map((m) => sha(w.files.find((f) => f.id === m.file._id)!.bytes));
+}
+
+function expectOneMessage(w: FakeWorld, file: Buffer, answers: any[]): void {
+    expect(postedFiles(w)).toEqual([sha(file)]);
+    expect(w.uploadCalls).toBe(1);
+    for (const answer of answers) {
+        expect(answer.status).toBe(200);
+        expect(answer.content).toMatchObject({ success: true, complete: true, _id: w.messages[0].id, file: { name: 'data.bin' } });
+    }
+}
+
+describe('completion happens once', () => {
+    it('answers six completes sent at once on one server with one message', async () => {
+        const w = world();
+        w.uploadDelayMs = 50;
+        const file = fileOf(3);
+        const uploadId = await createFile(w, file);
+        for (let i = 0; i < 3; i += 1) {
+            await resumable.send(w, uploadId, chunkOf(file, i), i).then((a) => i < 2 && expect(a.content.complete).toBe(false));
+        }
+        // The last chunk completed: every further complete answers the same message.
+        const answers = await Promise.all(Array.from({ length: 6 }, () => resumable.complete(w, uploadId)));
+        expectOneMessage(w, file, answers);
+    });
+
+    it('answers six completes sent at once, before any completed, on three servers with one message', async () => {
+        const w = world();
+        w.uploadDelayMs = 50;
+        const file = fileOf(3);
+        const uploadId = await createFile(w, file);
+        await sendAllButLast(w, uploadId, file);
+        // The last chunk lands on a server whose answer is lost; completes race on three servers.
+        const servers = [w.server, createServer(), createServer()];
+        const last = resumable.send(w, uploadId, chunkOf(file, 2), 2, { token: 'token-A', server: servers[1] });
+        const answers = await Promise.all([
+            last,
+            ...Array.from({ length: 6 }, (_, i) => resumable.complete(w, uploadId, { token: 'token-A', server: servers[i % 3] })),
+        ]);
+        expectOneMessage(w, file, answers);
+    });
+
+    it('answers the last chunk retried five times while the first is completing, on two servers, with one message', async () => {
+        const w = world();
+        w.uploadDelayMs = 80;
+        const file = fileOf(2);
+        const uploadId = await createFile(w, file);
+        await sendAllButLast(w, uploadId, file);
+        const other = createServer();
+        const answers = await Promise.all(
+            Array.from({ length: 6 }, (_, i) =>
+                resumable.send(w, uploadId, chunkOf(file, 1), 1, { token: 'token-A', server: i % 2 ? other : w.server }),
+            ),
+        );
+        expectOneMessage(w, file, answers);
+        expect(w.records.filter((r) => r.data.kind === 'claim')).toEqual([]);
+    });
+
+    it('keeps a slow completion alone by renewing its claim: a completion longer than the stale time still posts once', async () => {
+        const timing = { waitLimitMs: 5_000, pollMs: 10, claimRenewMs: 50, claimStaleMs: 300 };
+        const w2 = world();
+        w2.uploadDelayMs = 1_200; // four times the stale time
+        const file = fileOf(2);
+        const id2 = await createFile(w2, file);
+        await sendAllButLast(w2, id2, file);
+        const [slow, other] = [createServer(timing), createServer(timing)];
+        const first = resumable.send(w2, id2, chunkOf(file, 1), 1, { token: 'token-A', server: slow });
+        await new Promise((resolve) => setTimeout(resolve, 600)); // past the stale time, mid-upload
+        const second = resumable.complete(w2, id2, { token: 'token-A', server: other });
+        expectOneMessage(w2, file, await Promise.all([first, second]));
+    });
+
+    it('answers error-upload-in-progress with Retry-After when the winner takes longer than a request may wait', async () => {
+        const w = world();
+        const patient = createServer({ waitLimitMs: 200, pollMs: 10, claimRenewMs: 50, claimStaleMs: 300 });
+        w.uploadDelayMs = 700;
+        const file = fileOf(2);
+        const uploadId = await createFile(w, file);
+        await sendAllButLast(w, uploadId, file);
+        const first = resumable.send(w, uploadId, chunkOf(file, 1), 1);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        const waiter = await resumable.complete(w, uploadId, { token: 'token-A', server: patient });
+        expectError(waiter, 409, 'error-upload-in-progress', { retryAfterMs: 2000 });
+        expect(waiter.headers['retry-after']).toBe('2');
+        expectOneMessage(w, file, [await first]);
+        expectOneMessage(w, file, [await resumable.complete(w, uploadId, { token: 'token-A', server: patient })]);
+    });
+
+    it('finds the message of a server that died between posting and recording it, and posts nothing new', async () => {
+        const w = world();
+        const file = fileOf(2);
+        const uploadId = await createFile(w, file);
+        await sendAllButLast(w, uploadId, file);
+        await resumable.send(w, uploadId, chunkOf(file, 1), 1);
+        // Rewind what the dying server had written: the message is in the room, the session still
+        // open with its posting attempt, and its claim left behind, no longer renewed.
+        const session = w.records.find((r) => r.data.kind === 'session')!;
+        const message = w.messages[0];
+        Object.assign(session.data, {
+            state: 'open',
+            messageId: null,
+            posting: { name: 'data.bin', size: file.length, type: 'application/octet-stream', sinceMs: Date.now() - 1_000 },
+        });
+        w.records.push({
+            id: 'dead-claim',
+            data: { kind: 'claim', key: `complete:${uploadId}`, claimId: 'dead', sinceMs: Date.now() - 1_000, renewedAtMs: Date.now() - 1_000 },
+            keys: [`misc:livechat-upload:claims:complete:${uploadId}`, 'misc:livechat-upload:claim:dead', `misc:livechat-upload:upload:${uploadId}`],
+        });
+        w.records.push(...chunkBytesRecords(uploadId, file));
+        const answer = await resumable.complete(w, uploadId, { token: 'token-A', server: createServer() });
+        expect(answer.status).toBe(200);
+        expect(answer.content).toMatchObject({ success: true, complete: true, _id: message.id });
+        expect(w.uploadCalls).toBe(1);
+        expect(postedFiles(w)).toEqual([sha(file)]);
+        // The chunk bytes are gone; the session and its small marks stay until the lifetime ends.
+        expect(w.records.map((r) => r.data.kind).sort()).toEqual(['mark', 'mark', 'session']);
+    });
+
+    it('finds the message of a completion whose upload call failed after posting (a runtime timeout), and posts nothing new', async () => {
+        const w = world();
+        const file = fileOf(2);
+        const uploadId = await createFile(w, file);
+        await sendAllButLast(w, uploadId, file);
+        w.failAfterUpload = 'runtime timeout';
+        const failed = await resumable.send(w, uploadId, chunkOf(file, 1), 1);
+        expectError(failed, 500, 'error-server');
+        delete w.failAfterUpload;
+        const retried = await resumable.complete(w, uploadId);
+        expectOneMessage(w, file, [retried]);
+    });
+});
+
+/** Chunk byte records as the store writes them, to put back what a finished completion removed. */
+function chunkBytesRecords(uploadId: string, file: Buffer): FakeWorld['records'] {
+    const key = (...parts: Array<string | number>) => `misc:livechat-upload:${parts.join(':')}`;
+    return Array.from({ length: chunkCount(file) }, (_, index) => {
+        const bytes = chunkOf(file, index);
+        const hash = sha(bytes);
+        return {
+            id: `c${index}`,
+            data: { kind: 'chunk', index, sha256: hash, data: bytes.toString('base64') },
+            keys: [key('upload', uploadId), key('chunks', uploadId), key('chunk', uploadId, index), key('chunk', uploadId, index, hash)],
+        };
+    });
+}
+
+describe('one content per chunk', () => {
+    it('answers two different chunks sent at once at one offset on one server with one 200 and one error-chunk-conflict', async () => {
+        const w = world();
+        const file = fileOf(3);
+        const uploadId = await createFile(w, file);
+        const other = Buffer.from(chunkOf(file, 0)).fill(7);
+        const [a, b] = await Promise.all([resumable.send(w, uploadId, chunkOf(file, 0), 0), resumable.send(w, uploadId, other, 0)]);
+        expect(a.status).toBe(200);
+        expect(a.content).toMatchObject({ success: true, offset: 76_608 });
+        expectError(b, 409, 'error-chunk-conflict', { offset: 0 });
+        expect(w.records.filter((r) => r.data.kind === 'mark').map((r) => r.data.sha256)).toEqual([sha(chunkOf(file, 0))]);
+    });
+
+    it('never keeps two contents at one offset sent at once on two servers; the file posted is the one accepted', async () => {
+        const w = world();
+        const file = fileOf(2);
+        const uploadId = await createFile(w, file, 'data.bin');
+        const variants = [chunkOf(file, 0), Buffer.from(chunkOf(file, 0)).fill(9)];
+        const other = createServer();
+        const answers = await Promise.all(
+            variants.map((bytes, i) => resumable.send(w, uploadId, bytes, 0, { token: 'token-A', server: i ? other : w.server })),
+        );
+        const accepted = answers.map((a, i) => (a.status === 200 ? i : -1)).filter((i) => i >= 0);
+        expect(accepted.length).toBeLessThanOrEqual(1);
+        answers.filter((a) => a.status !== 200).forEach((a) => expectError(a, 409, 'error-chunk-conflict', { offset: 0 }));
+        const marks = w.records.filter((r) => r.data.kind === 'mark');
+        expect(marks.map((r) => r.data.sha256)).toEqual(accepted.map((i) => sha(variants[i])));
+    });
+});
+
+describe('the visitor quota holds under concurrency', () => {
+    it('creates exactly five of ten sessions sent at once on one server; the others get error-too-many-uploads', async () => {
+        const w = world();
+        const file = fileOf(2);
+        const answers = await Promise.all(Array.from({ length: 10 }, () => resumable.create(w, file)));
+        expect(answers.filter((a) => a.status === 201)).toHaveLength(5);
+        answers
+            .filter((a) => a.status !== 201)
+            .forEach((a) => expectError(a, 429, 'error-too-many-uploads', { maxOpenSessions: 5, maxStagedBytes: 100 * 1024 * 1024 }));
+        expect(w.records.filter((r) => r.data.kind === 'session')).toHaveLength(5);
+    });
+
+    it('never creates more than five of ten sessions sent at once across three servers', async () => {
+        const w = world();
+        const file = fileOf(2);
+        const servers = [w.server, createServer(), createServer()];
+        const answers = await Promise.all(
+            Array.from({ length: 10 }, (_, i) => resumable.create(w, file, {}, { token: 'token-A', server: servers[i % 3] })),
+        );
+        const created = answers.filter((a) => a.status === 201);
+        expect(created.length).toBeLessThanOrEqual(5);
+        answers
+            .filter((a) => a.status !== 201)
+            .forEach((a) => expectError(a, 429, 'error-too-many-uploads', { maxOpenSessions: 5, maxStagedBytes: 100 * 1024 * 1024 }));
+        expect(
+            w.records
+                .filter((r) => r.data.kind === 'session')
+                .map((r) => r.data.id)
+                .sort(),
+        ).toEqual(created.map((a) => a.content.uploadId).sort());
+    });
+});
+
+describe('POST upload with an Idempotency-Key', () => {
+    const body = (data: Buffer, name = 'note.txt') => ({ rid: 'roomA', file: { name, type: 'text/plain', data: data.toString('base64') } });
+    const withKey = (key: string, server?: ReturnType<typeof createServer>) => ({ token: 'token-A', headers: { 'idempotency-key': key }, server });
+
+    it('answers a repeat with the first message and posts nothing', async () => {
+        const w = world();
+        const bytes = Buffer.from('hello');
+        const first = await single(w, body(bytes), withKey('"key-1"'));
+        const again = await single(w, body(bytes), withKey('key-1'));
+        expect(first.status).toBe(200);
+        expect(again.status).toBe(200);
+        expect(again.content).toEqual(first.content);
+        expect(postedFiles(w)).toEqual([sha(bytes)]);
+    });
+
+    it('answers five repeats sent at once on three servers with one message', async () => {
+        const w = world();
+        w.uploadDelayMs = 50;
+        const bytes = Buffer.from('hello');
+        const servers = [w.server, createServer(), createServer()];
+        const answers = await Promise.all(Array.from({ length: 5 }, (_, i) => single(w, body(bytes), withKey('key-2', servers[i % 3]))));
+        answers.forEach((a) => {
+            expect(a.status).toBe(200);
+            expect(a.content).toMatchObject({ success: true, _id: w.messages[0].id });
+        });
+        expect(postedFiles(w)).toEqual([sha(bytes)]);
+    });
+
+    it('refuses the key used again for another file with error-idempotency-key-reused, posting nothing', async () => {
+        const w = world();
+        await single(w, body(Buffer.from('one')), withKey('key-3'));
+        expectError(await single(w, body(Buffer.from('two')), withKey('key-3')), 422, 'error-idempotency-key-reused');
+        expect(postedFiles(w)).toEqual([sha(Buffer.from('one'))]);
+    });
+
+    it('keeps keys apart per visitor', async () => {
+        const w = world();
+        w.visitors.push({ id: 'visitor2', token: 'token-B', username: 'guest-2', name: 'Bo' });
+        await single(w, body(Buffer.from('one')), withKey('shared'));
+        const other = await single(w, { ...body(Buffer.from('two')), rid: 'roomB' }, { token: 'token-B', headers: { 'idempotency-key': 'shared' } });
+        expect(other.status).toBe(200);
+        expect(postedFiles(w)).toEqual([sha(Buffer.from('one')), sha(Buffer.from('two'))]);
+    });
+
+    it('answers a repeat of a refused request with the same refusal', async () => {
+        const w = world();
+        w.serverSettings.FileUpload_MaxFileSize = 3;
+        expectError(await single(w, body(Buffer.from('hello')), withKey('key-4')), 400, 'error-size-not-allowed', { sizeAllowed: 3 });
+        w.serverSettings.FileUpload_MaxFileSize = 100;
+        expectError(await single(w, body(Buffer.from('hello')), withKey('key-4')), 400, 'error-size-not-allowed', { sizeAllowed: 3 });
+        expect(postedFiles(w)).toEqual([]);
+    });
+
+    it.each([['""'], ['a'.repeat(256)], ['tab\there'], ['ünïcode']])(
+        'refuses the malformed key %j with error-invalid-idempotency-key',
+        async (key) => {
+            const w = world();
+            expectError(await single(w, body(Buffer.from('x')), withKey(key)), 400, 'error-invalid-idempotency-key');
+            expect(postedFiles(w)).toEqual([]);
+        },
+    );
+
+    it('finds the message of an attempt whose upload call failed after posting, and posts nothing new', async () => {
+        const w = world();
+        w.failAfterUpload = 'runtime timeout';
+        expectError(await single(w, body(Buffer.from('hello')), withKey('key-5')), 500, 'error-server');
+        delete w.failAfterUpload;
+        const again = await single(w, body(Buffer.from('hello')), withKey('key-5'));
+        expect(again.status).toBe(200);
+        expect(again.content).toMatchObject({ _id: w.messages[0].id });
+        expect(postedFiles(w)).toEqual([sha(Buffer.from('hello'))]);
+    });
+});
