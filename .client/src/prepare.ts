@@ -68,7 +68,8 @@ export async function prepareFile(source: FileSource, options: PrepareOptions): 
         bytes = stripped.bytes;
     }
     if (downscale && kind === 'image/jpeg') {
-        const smaller = await downscaleJpeg(bytes, options.maxImageDimension!);
+        // A photo the browser cannot decode is sent at its size: downscaling is a saving, not a check.
+        const smaller = await downscaleJpeg(bytes, options.maxImageDimension!).catch(() => undefined);
         if (smaller && smaller.bytes.length < bytes.length) {
             prepared.downscaledBytes = bytes.length - smaller.bytes.length;
             prepared.dimensions = { width: smaller.width, height: smaller.height };

@@ -635,6 +635,28 @@ describe('runtimes without Node globals', () => {
         }
     });
 
+    it('makes the Idempotency-Key with node:crypto when there is no global crypto (Node 18)', async () => {
+        await without('crypto', () => uploadFile(options(randomBytes(100))));
+        expect(uploadPosts()[0].idempotencyKey).toMatch(UUID_KEY);
+    });
+
+    it('makes a version 4 UUID from getRandomValues where randomUUID is missing (pages served over plain http)', async () => {
+        const saved = Object.getOwnPropertyDescriptor(globalThis, 'crypto')!;
+        const webCrypto = globalThis.crypto;
+        const insecure = { getRandomValues: (a: Uint8Array) => webCrypto.getRandomValues(a), subtle: webCrypto.subtle };
+        Object.defineProperty(globalThis, 'crypto', { value: insecure, configurable: true, writable: true });
+        try {
+            await uploadFile(options(randomBytes(100)));
+            await uploadFile(options(randomBytes(100)));
+        } finally {
+            Object.defineProperty(globalThis, 'crypto', saved);
+        }
+        const [first, second] = uploadPosts().map((r) => r.idempotencyKey);
+        expect(first).toMatch(UUID_KEY);
+        expect(second).toMatch(UUID_KEY);
+        expect(first).not.toBe(second);
+    });
+
     it('hashes chunks with node:crypto when there is no global crypto (Node 18)', async () => {
         const bytes = randomBytes(3 * server.limits.chunkSizeBytes);
         await without('crypto', () => uploadFile(options(bytes)));
