@@ -3,7 +3,8 @@
 // widget would be (`npm run build:client` writes page.bundle.js beside this file); no framework.
 // Settings come from the query so the same page works against the local host and a real
 // Rocket.Chat: ?server=<chat server URL>&app=<app id>&token=<visitor token>&rid=<room id>
-import { describeUploadError, localStorageResumeStore, uploadFile } from 'livechat-upload-client';
+import { describeUploadError, localStorageResumeStore, resolveLocale, uploadFile } from 'livechat-upload-client';
+import WORDS from './words.json';
 
 const $ = (id) => document.getElementById(id);
 
@@ -14,8 +15,16 @@ const config = {
     visitorToken: query.get('token') ?? '',
     rid: query.get('rid') ?? '',
 };
-// Error messages in the visitor's language (describeUploadError falls back to English).
+// The page and its error messages in the visitor's language: the library's languages, chosen the
+// library's way (resolveLocale); the page's own words are in words.json, English when one is missing.
 const visitorLocale = navigator.languages?.length ? navigator.languages : navigator.language;
+const locale = resolveLocale(visitorLocale);
+
+/** The page's sentence `key` with its `{placeholders}` filled in. */
+function t(key, values = {}) {
+    const template = WORDS[locale]?.[key] ?? WORDS.en[key];
+    return template.replace(/\{(\w+)\}/g, (_, name) => String(values[name] ?? ''));
+}
 
 /** "Send a smaller photo": JPEG photos re-encoded with their longest side at this many pixels. */
 const SMALLER_PHOTO_MAX_PIXELS = 2048;
@@ -33,7 +42,7 @@ let controller;
 
 function formatBytes(bytes) {
     if (!Number.isFinite(bytes)) return '';
-    if (bytes < 1024) return `${bytes} bytes`;
+    if (bytes < 1024) return `${bytes} B`;
     const units = ['KB', 'MB', 'GB'];
     let value = bytes / 1024;
     let unit = 0;
@@ -41,7 +50,7 @@ function formatBytes(bytes) {
         value /= 1024;
         unit++;
     }
-    return `${value >= 100 ? Math.round(value) : value.toFixed(1).replace(/\.0$/, '')} ${units[unit]}`;
+    return `${value.toLocaleString(locale, { maximumFractionDigits: value >= 100 ? 0 : 1 })} ${units[unit]}`;
 }
 
 function formatDuration(seconds) {
@@ -87,10 +96,10 @@ function createSpeedometer() {
 
 function showSavings({ originalBytes, bytesSaved, metadataBytesRemoved, downscaledTo }) {
     const parts = [];
-    if (metadataBytesRemoved > 0) parts.push(`location and camera data removed (${formatBytes(metadataBytesRemoved)})`);
-    if (downscaledTo) parts.push(`sent at ${downscaledTo.width} × ${downscaledTo.height}`);
-    if (bytesSaved > 0) parts.push(`${formatBytes(bytesSaved)} of ${formatBytes(originalBytes)} saved`);
-    $('savings').textContent = parts.length ? `Photo: ${parts.join(', ')}.` : '';
+    if (metadataBytesRemoved > 0) parts.push(t('metadataRemoved', { size: formatBytes(metadataBytesRemoved) }));
+    if (downscaledTo) parts.push(t('sentAt', downscaledTo));
+    if (bytesSaved > 0) parts.push(t('saved', { saved: formatBytes(bytesSaved), total: formatBytes(originalBytes) }));
+    $('savings').textContent = parts.length ? t('photo', { details: parts.join(', ') }) : '';
     $('savings').hidden = parts.length === 0;
 }
 
@@ -105,10 +114,10 @@ function onProgress(progress, speedometer) {
     $('progress-bar').value = percent;
     $('progress-bar').setAttribute('aria-valuetext', `${percent}%`);
     const speed = speedometer(bytesConfirmed);
-    const parts = [`${percent}%`, `${formatBytes(bytesConfirmed)} of ${formatBytes(totalBytes)}`];
+    const parts = [`${percent}%`, t('ofTotal', { done: formatBytes(bytesConfirmed), total: formatBytes(totalBytes) })];
     if (speed > 0) {
         parts.push(`${formatBytes(speed)}/s`);
-        if (bytesConfirmed < totalBytes) parts.push(`${formatDuration((totalBytes - bytesConfirmed) / speed)} left`);
+        if (bytesConfirmed < totalBytes) parts.push(t('left', { time: formatDuration((totalBytes - bytesConfirmed) / speed) }));
     }
     $('progress-text').textContent = parts.join(' · ');
 }
@@ -141,7 +150,7 @@ function renderMessage(message, file) {
     description.hidden = !attachment.description;
 
     item.querySelector('[data-testid="message-size"]').textContent = formatBytes(size);
-    item.querySelector('[data-testid="message-type"]').textContent = type || 'unknown';
+    item.querySelector('[data-testid="message-type"]').textContent = type || t('unknownType');
 
     const dims = attachment.image_dimensions;
     if (dims?.width && dims?.height) {
@@ -196,9 +205,7 @@ function showResumeNotice() {
     const [unfinished] = listUnfinished();
     $('resume-notice').hidden = !unfinished;
     if (!unfinished) return;
-    $('resume-text').textContent =
-        `Sending “${unfinished.name}” (${formatBytes(unfinished.size)}) was interrupted. ` +
-        'Choose the same file again to continue where it stopped.';
+    $('resume-text').textContent = t('interrupted', { name: unfinished.name, size: formatBytes(unfinished.size) });
     $('resume-forget').onclick = () => {
         resumeStore.delete(unfinished.key);
         showResumeNotice();
@@ -212,7 +219,7 @@ async function send(file) {
     $('resume-notice').hidden = true;
     $('progress-name').textContent = `${file.name} · ${formatBytes(file.size)}`;
     $('progress-bar').value = 0;
-    $('progress-text').textContent = 'Starting…';
+    $('progress-text').textContent = t('starting');
     $('savings').hidden = true;
     setState('uploading');
 
@@ -236,7 +243,7 @@ async function send(file) {
         });
         renderMessage(message, file);
         $('description').value = '';
-        showStatus(`Sent “${file.name}”.`);
+        showStatus(t('sent', { name: file.name }));
         setState('done');
     } catch (err) {
         const text = describeUploadError(err, visitorLocale);
@@ -273,7 +280,19 @@ function wireDropZone() {
     for (const type of ['dragover', 'drop']) window.addEventListener(type, (event) => event.preventDefault());
 }
 
+/** Puts the page's words in the visitor's language: `data-i18n` texts, `data-i18n-placeholder`, the message template. */
+function translatePage() {
+    document.documentElement.lang = locale;
+    document.title = `${t('title')} · Livechat Upload`;
+    for (const root of [document, $('message-template').content]) {
+        for (const element of root.querySelectorAll('[data-i18n]'))
+            element.textContent = t(element.dataset.i18n, { pixels: SMALLER_PHOTO_MAX_PIXELS });
+        for (const element of root.querySelectorAll('[data-i18n-placeholder]')) element.placeholder = t(element.dataset.i18nPlaceholder);
+    }
+}
+
 function init() {
+    translatePage();
     if (!configured) {
         $('config-error').hidden = false;
         $('file').disabled = true;
@@ -282,7 +301,7 @@ function init() {
         document.body.dataset.state = 'unconfigured';
         return;
     }
-    $('server-line').textContent = `Into your chat on ${new URL(config.serverUrl).host}.`;
+    $('server-line').textContent = t('intoChat', { host: new URL(config.serverUrl).host });
     $('file').addEventListener('change', () => {
         const file = $('file').files?.[0];
         if (file) send(file);

@@ -69,7 +69,8 @@ const widgetPage = path.join(client.project, 'page');
  */
 async function buildWidgetPage(): Promise<void> {
     fs.mkdirSync(widgetPage, { recursive: true });
-    for (const file of ['index.html', 'page.css', 'page.js']) fs.copyFileSync(path.join(ROOT, '.client/page', file), path.join(widgetPage, file));
+    for (const file of ['index.html', 'page.css', 'page.js', 'words.json'])
+        fs.copyFileSync(path.join(ROOT, '.client/page', file), path.join(widgetPage, file));
     await build({
         absWorkingDir: client.project,
         entryPoints: [path.join(widgetPage, 'page.js')],
@@ -547,9 +548,12 @@ describe('the visitor page, in Chromium, against the packaged app', () => {
         await context.close();
     }, 90_000);
 
-    it("words errors in the visitor's language (navigator.language)", async () => {
+    it("speaks the visitor's language (navigator.language), errors included", async () => {
         const { context, page } = await openPage('de-DE');
         expect(await page.evaluate(() => navigator.language)).toBe('de-DE');
+        expect(await page.getAttribute('html', 'lang')).toBe('de');
+        expect(await page.textContent('h1')).toBe('Datei senden');
+        expect(await page.getAttribute('[data-testid="description"]', 'placeholder')).toBe('Was ist das für eine Datei?');
         // Over singleRequestMaxBytes: refused when the upload session is created, before any byte is sent.
         const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><!-- ${'x'.repeat(120_000)} --></svg>`;
         await page.setInputFiles('[data-testid="file-input"]', { name: 'zeichnung.svg', mimeType: 'image/svg+xml', buffer: Buffer.from(svg) });

@@ -2,6 +2,9 @@
 // come from the app's table (lib/errors.ts), so a new code fails here until it is worded.
 import { describe, expect, it } from '@jest/globals';
 
+import { readFileSync } from 'fs';
+import { join } from 'path';
+
 import { ERRORS } from '../../lib/errors';
 import { describeUploadError, UploadHttpError } from '../../.client/src/index';
 import { CLIENT_CODES, CODE_SENTENCES, LOCALES, SENTENCE_IDS, SENTENCES } from '../../.client/src/words';
@@ -40,5 +43,24 @@ describe('visitor words for error codes', () => {
             const words = describeUploadError(new UploadHttpError(status, code), locale);
             expect(words).toBe(SENTENCES[locale][CODE_SENTENCES[code as keyof typeof CODE_SENTENCES]]);
         }
+    });
+});
+
+describe("the visitor page's own words (.client/page/words.json)", () => {
+    const pageWords: Record<string, Record<string, string>> = JSON.parse(readFileSync(join(__dirname, '../../.client/page/words.json'), 'utf8'));
+    const placeholders = (text: string) => (text.match(/\{\w+\}/g) ?? []).sort();
+
+    it('speaks the languages of the library', () => {
+        expect(Object.keys(pageWords).sort()).toEqual([...LOCALES].sort());
+    });
+
+    it.each(LOCALES.filter((l) => l !== 'en').map((l) => [l]))('has every sentence of English in %s, with the same placeholders', (locale) => {
+        const words = pageWords[locale];
+        expect(Object.keys(words).sort()).toEqual(Object.keys(pageWords.en).sort());
+        const wrong = Object.keys(pageWords.en).filter(
+            (key) => JSON.stringify(placeholders(words[key])) !== JSON.stringify(placeholders(pageWords.en[key])),
+        );
+        expect(wrong).toEqual([]);
+        expect(Object.entries(words).filter(([, text]) => text.trim() === '')).toEqual([]);
     });
 });
