@@ -11,7 +11,7 @@ const dir = join(__dirname, 'fixtures', 'photos');
 
 /** iPhone 4S, 205×102 stored, Exif Orientation 6 (shown 102×205), GPS position, Apple maker notes. */
 export const IPHONE_PHOTO = join(dir, 'iphone-4s-gps-rotated.jpg');
-/** Xiaomi MI3, 4208×3120 (13.1 megapixels), 893 kB, Exif with a GPS block (time and date stamps). */
+/** Xiaomi MI3, 4208×3120 (13.1 megapixels), 892,668 bytes, Exif with a GPS block (time and date stamps). */
 export const PHONE_12MP_PHOTO = join(dir, 'xiaomi-mi3-13mp.jpg');
 
 export const readPhoto = (path: string): Buffer => readFileSync(path);
