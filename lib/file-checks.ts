@@ -1,9 +1,17 @@
 import { type EffectiveConfig } from './config';
 import { UploadError } from './errors';
 import { sanitizeFileName } from './filename';
-import { isContainerType, isMediaTypeAllowed, isSameFormat, normalizeMediaType } from './media-types';
+import {
+    isActiveContentType,
+    isContainerType,
+    isMediaTypeAllowed,
+    isRecognisedByContent,
+    isSameFormat,
+    mimeFromFileName,
+    normalizeMediaType,
+} from './media-types';
 import { stripImageMetadata } from './metadata';
-import { isActiveContentType, mimeFromFileName, type SniffedType, sniffFileType } from './sniff';
+import { type SniffedType, sniffFileType } from './sniff';
 
 const OCTET_STREAM = 'application/octet-stream';
 
@@ -78,7 +86,7 @@ function determineFileType(sniffed: SniffedType | undefined, name: string, decla
     }
     if (sniffed === undefined) {
         // Bytes of no known format cannot be a format whose magic number the sniffer knows.
-        if (claims.some(isKnownBinaryFormat)) {
+        if (claims.some(isRecognisedByContent)) {
             throw new UploadError('error-content-mismatch');
         }
         if (config.contentCheck === 'strict') {
@@ -88,7 +96,7 @@ function determineFileType(sniffed: SniffedType | undefined, name: string, decla
     }
     if (sniffed.mime === 'text/plain') {
         // Text is text: a claim of a text type (csv, json, markdown…) refines it; a binary claim lies.
-        if (claims.some(isKnownBinaryFormat)) {
+        if (claims.some(isRecognisedByContent)) {
             throw new UploadError('error-content-mismatch');
         }
         return claims[0] ?? 'text/plain';
@@ -99,41 +107,6 @@ function determineFileType(sniffed: SniffedType | undefined, name: string, decla
     // Within a shared container (mp4, zip…) the client's more precise name is kept.
     return claims.length > 0 && isContainerType(sniffed.mime) ? claims[0] : sniffed.mime;
 }
-
-/** Formats recognised by their magic number: claiming one for other bytes is a mismatch. */
-function isKnownBinaryFormat(type: string): boolean {
-    const mime = normalizeMediaType(type);
-    return KNOWN_BINARY.has(mime);
-}
-
-const KNOWN_BINARY = new Set([
-    'image/png',
-    'image/jpeg',
-    'image/gif',
-    'image/webp',
-    'image/bmp',
-    'image/tiff',
-    'image/avif',
-    'image/heic',
-    'image/heif',
-    'application/pdf',
-    'application/zip',
-    'application/gzip',
-    'application/x-7z-compressed',
-    'application/vnd.rar',
-    'audio/mpeg',
-    'audio/ogg',
-    'audio/wav',
-    'audio/flac',
-    'audio/mp4',
-    'video/mp4',
-    'video/quicktime',
-    'video/webm',
-    'video/ogg',
-    'application/vnd.openxmlformats-officedocument.wordprocessingml.document',
-    'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet',
-    'application/vnd.openxmlformats-officedocument.presentationml.presentation',
-]);
 
 /**
  * The checks that need the bytes, after `checkDeclaredFile`: real size, real type (see

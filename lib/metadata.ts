@@ -1,7 +1,11 @@
 /**
  * Photo metadata stripping without re-encoding: whole segments/chunks are dropped or copied, so
- * the pixels stay byte-for-byte the same. Pure functions over bytes, no engine or Node-only APIs.
+ * the pixels stay byte-for-byte the same. Pure functions over `Uint8Array`, no engine or Node API
+ * (no `Buffer`): the client library runs this same code on the visitor's device.
  */
+import { concatBytes, matchesAt, readLatin1, viewOf } from './bytes';
+import { type MetadataWalker } from './formats';
+import { findFormat } from './media-types';
 
 export interface StripResult {
     bytes: Uint8Array;
@@ -20,25 +24,6 @@ function check(condition: boolean): void {
     if (!condition) throw new MalformedImage();
 }
 
-function readAscii(bytes: Uint8Array, start: number, length: number): string {
-    check(start >= 0 && start + length <= bytes.length);
-    return String.fromCharCode(...Array.from(bytes.subarray(start, start + length)));
-}
-
-function concatBytes(parts: Uint8Array[]): Uint8Array {
-    const out = new Uint8Array(parts.reduce((total, part) => total + part.length, 0));
-    let offset = 0;
-    for (const part of parts) {
-        out.set(part, offset);
-        offset += part.length;
-    }
-    return out;
-}
-
-function viewOf(bytes: Uint8Array): DataView {
-    return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-}
-
 /**
  * Reads Orientation (tag 0x0112, SHORT) from IFD0 of a TIFF structure (Exif 2.3 §4.5.2, TIFF 6.0 §2),
  * in either byte order. Returns undefined when the Exif is unreadable or has no valid orientation.
@@ -46,9 +31,8 @@ function viewOf(bytes: Uint8Array): DataView {
 function readExifOrientation(tiff: Uint8Array): number | undefined {
     if (tiff.length < 8) return undefined;
     const view = viewOf(tiff);
-    const order = readAscii(tiff, 0, 2);
-    if (order !== 'II' && order !== 'MM') return undefined;
-    const little = order === 'II';
+    const little = matchesAt(tiff, 0, 'II');
+    if (!little && !matchesAt(tiff, 0, 'MM')) return undefined;
     if (view.getUint16(2, little) !== 42) return undefined;
     const ifd0 = view.getUint32(4, little);
     if (ifd0 + 2 > tiff.length) return undefined;
@@ -70,14 +54,6 @@ function buildOrientationTiff(orientation: number): Uint8Array {
 }
 
 const exifHeader = [0x45, 0x78, 0x69, 0x66, 0, 0]; // "Exif\0\0", Exif 2.3 §4.7.2
-
-function hasPrefix(bytes: Uint8Array, prefix: number[] | string): boolean {
-    if (bytes.length < prefix.length) return false;
-    for (let i = 0; i < prefix.length; i++) {
-        if (bytes[i] !== (typeof prefix === 'string' ? prefix.charCodeAt(i) : prefix[i])) return false;
-    }
-    return true;
-}
 
 interface Collected {
     parts: Uint8Array[];
@@ -102,11 +78,11 @@ function classifyJpegSegment(marker: number, payload: Uint8Array): string | unde
     if (marker === 0xfe) return 'comment';
     if (marker < 0xe0 || marker > 0xef) return undefined; // tables, frame headers: image data
     if (marker === 0xe0) return undefined; // APP0 JFIF / JFXX (JFIF 1.02)
-    if (marker === 0xe1 && hasPrefix(payload, exifHeader)) return 'exif';
-    if (marker === 0xe1 && xmpNamespaces.some((namespace) => hasPrefix(payload, namespace))) return 'xmp';
-    if (marker === 0xe2 && hasPrefix(payload, 'ICC_PROFILE\0')) return undefined; // ICC.1 Annex B.4
+    if (marker === 0xe1 && matchesAt(payload, 0, exifHeader)) return 'exif';
+    if (marker === 0xe1 && xmpNamespaces.some((namespace) => matchesAt(payload, 0, namespace))) return 'xmp';
+    if (marker === 0xe2 && matchesAt(payload, 0, 'ICC_PROFILE\0')) return undefined; // ICC.1 Annex B.4
     if (marker === 0xed) return 'iptc'; // APP13 "Photoshop 3.0" image resources (IPTC-NAA)
-    if (marker === 0xee && hasPrefix(payload, 'Adobe')) return undefined; // Adobe TN 5116: colour transform
+    if (marker === 0xee && matchesAt(payload, 0, 'Adobe')) return undefined; // Adobe TN 5116: colour transform
     return `jpeg:app${marker - 0xe0}`; // APP2 MPF/FlashPix, APP3–APP12, APP15: vendor metadata
 }
 
@@ -177,13 +153,13 @@ function computeCrc32(bytes: Uint8Array): number {
 }
 
 function stripPng(bytes: Uint8Array): Collected {
-    check(hasPrefix(bytes, [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]));
+    check(matchesAt(bytes, 0, [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]));
     const state: Collected = { parts: [bytes.subarray(0, 8)], removed: new Set() };
     const view = viewOf(bytes);
     for (let offset = 8; ;) {
         check(offset + 12 <= bytes.length);
         const length = view.getUint32(offset);
-        const type = readAscii(bytes, offset + 4, 4);
+        const type = readLatin1(bytes, offset + 4, offset + 8);
         check(/^[A-Za-z]{4}$/.test(type) && length <= bytes.length - offset - 12);
         const end = offset + 12 + length;
         const data = bytes.subarray(offset + 8, offset + 8 + length);
@@ -195,7 +171,7 @@ function stripPng(bytes: Uint8Array): Collected {
                 viewOf(chunk).setUint32(chunk.length - 4, computeCrc32(chunk.subarray(4, chunk.length - 4)));
                 return chunk;
             });
-        } else if (type === 'iTXt' && hasPrefix(data, 'XML:com.adobe.xmp\0')) {
+        } else if (type === 'iTXt' && matchesAt(data, 0, 'XML:com.adobe.xmp\0')) {
             state.removed.add('xmp'); // XMP spec part 3 §1.1.5
         } else if (pngDroppedChunks.has(type)) {
             state.removed.add(`png:${type}`);
@@ -215,7 +191,7 @@ const vp8xExifFlag = 0x08;
 const vp8xXmpFlag = 0x04;
 
 function stripWebp(bytes: Uint8Array): Collected {
-    check(readAscii(bytes, 0, 4) === 'RIFF' && readAscii(bytes, 8, 4) === 'WEBP');
+    check(matchesAt(bytes, 0, 'RIFF') && matchesAt(bytes, 8, 'WEBP'));
     const view = viewOf(bytes);
     const riffEnd = 8 + view.getUint32(4, true);
     check(riffEnd <= bytes.length && riffEnd >= 12);
@@ -223,7 +199,7 @@ function stripWebp(bytes: Uint8Array): Collected {
     let vp8x: Uint8Array | undefined;
     for (let offset = 12; offset < riffEnd;) {
         check(offset + 8 <= riffEnd);
-        const fourCc = readAscii(bytes, offset, 4);
+        const fourCc = readLatin1(bytes, offset, offset + 4);
         const size = view.getUint32(offset + 4, true);
         check(size <= riffEnd - offset - 8);
         const end = Math.min(offset + 8 + size + (size & 1), riffEnd); // odd sizes are padded
@@ -233,7 +209,7 @@ function stripWebp(bytes: Uint8Array): Collected {
             vp8x = Uint8Array.from(bytes.subarray(offset, end)); // a copy (Buffer#slice would share): flags change below
             state.parts.push(vp8x);
         } else if (fourCc === 'EXIF') {
-            const hasHeader = hasPrefix(payload, exifHeader);
+            const hasHeader = matchesAt(payload, 0, exifHeader);
             replaceExif(state, hasHeader ? payload.subarray(exifHeader.length) : payload, (tiff) => {
                 const body = hasHeader ? concatBytes([new Uint8Array(exifHeader), tiff]) : tiff;
                 const chunk = concatBytes([new Uint8Array([0x45, 0x58, 0x49, 0x46, 0, 0, 0, 0]), body, new Uint8Array(body.length & 1)]);
@@ -263,28 +239,27 @@ function stripWebp(bytes: Uint8Array): Collected {
     return state;
 }
 
-const strippers: Record<string, (bytes: Uint8Array) => Collected> = {
-    'image/jpeg': stripJpeg,
-    'image/jpg': stripJpeg,
-    'image/pjpeg': stripJpeg,
-    'image/png': stripPng,
-    'image/webp': stripWebp,
+/** The walker each `metadata` value of the format table names. */
+const walkers: Record<MetadataWalker, (bytes: Uint8Array) => Collected> = {
+    jpeg: stripJpeg,
+    png: stripPng,
+    webp: stripWebp,
 };
 
 /**
- * Returns the image without EXIF (GPS included), XMP, IPTC, comments and text chunks, for JPEG, PNG
- * and WebP, copying every image-data segment byte-for-byte (pixels unchanged); an Exif Orientation
+ * Returns the image without EXIF (GPS included), XMP, IPTC, comments and text chunks, for the types
+ * whose row in `formats.ts` names a `metadata` walker (JPEG, PNG and APNG, WebP; aliases and
+ * parameters of `mime` are understood), copying every image-data segment byte-for-byte (pixels unchanged); an Exif Orientation
  * other than 1 is written back as a minimal Exif so photos stay upright. Other types, and images
  * without anything to remove, come back unchanged with `removed: []`. Never throws: a container it
  * cannot walk safely comes back unchanged with `malformed: true`; callers answer
  * `error-content-malformed` or store the file as is.
  */
 export function stripImageMetadata(bytes: Uint8Array, mime: string): StripResult {
-    const essence = mime.split(';')[0].trim().toLowerCase();
-    const strip = Object.prototype.hasOwnProperty.call(strippers, essence) ? strippers[essence] : undefined;
-    if (!strip) return { bytes, removed: [] };
+    const walker = findFormat(mime)?.metadata;
+    if (!walker) return { bytes, removed: [] };
     try {
-        const state = strip(bytes);
+        const state = walkers[walker](bytes);
         const result: StripResult = { bytes, removed: Array.from(state.removed) };
         if (state.orientation !== undefined) result.orientation = state.orientation;
         if (result.removed.length > 0) result.bytes = concatBytes(state.parts);

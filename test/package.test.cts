@@ -21,15 +21,16 @@ describe('rc-apps package at the repository root', () => {
         const unexpected = entries.filter(
             (name) =>
                 !/^(LivechatUploadApp|endpoints\/[a-z-]+|lib\/[a-z-]+|lib\/services\/[a-z-]+)\.js$/.test(name) &&
+                !/^i18n\/[a-z]{2}(-[A-Z]{2})?\.json$/.test(name) &&
                 ![
                     '.packagedby',
                     'app.json',
                     'icon.png',
-                    'i18n/en.json',
                     'package.json',
                     'package-lock.json',
                     'tsconfig.json',
                     'docs/API.md',
+                    'docs/FORMATS.md',
                     'docs/PERFORMANCE.md',
                     'docs/SECURITY.md',
                     'docs/openapi.json',

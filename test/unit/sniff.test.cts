@@ -1,6 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import sharp from 'sharp';
-import { isActiveContentType, mimeFromFileName, reasonableDetectionSizeInBytes, sniffFileType } from '../../lib/sniff';
+import { isActiveContentType, mimeFromFileName } from '../../lib/media-types';
+import { reasonableDetectionSizeInBytes, sniffFileType } from '../../lib/sniff';
 
 /** Concatenates latin1 strings and byte arrays into one buffer. */
 function bytesOf(...parts: Array<string | number[] | Uint8Array>): Uint8Array {
