@@ -3,7 +3,7 @@
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-    { ignores: ['node_modules/**', 'dist/**', '.client/dist/**', 'coverage/**', 'test/output/**', '.data/**'] },
+    { ignores: ['node_modules/**', 'dist/**', '.client/dist/**', '.client/page/page.bundle.js', 'coverage/**', 'test/output/**', '.data/**'] },
     ...tseslint.configs.recommended,
     {
         files: ['**/*.ts', '**/*.cts', '**/*.mts'],

@@ -21,11 +21,11 @@ describe('rc-apps package at the repository root', () => {
         const unexpected = entries.filter(
             (name) =>
                 !/^(LivechatUploadApp|endpoints\/[a-z-]+|lib\/[a-z-]+|lib\/services\/[a-z-]+)\.js$/.test(name) &&
+                !/^i18n\/[a-z]{2}(-[A-Z]{2})?\.json$/.test(name) &&
                 ![
                     '.packagedby',
                     'app.json',
                     'icon.png',
-                    'i18n/en.json',
                     'package.json',
                     'package-lock.json',
                     'tsconfig.json',
@@ -33,6 +33,7 @@ describe('rc-apps package at the repository root', () => {
                     'docs/FORMATS.md',
                     'docs/PERFORMANCE.md',
                     'docs/ROCKETCHAT.md',
+                    'docs/SECURITY.md',
                     'docs/openapi.json',
                 ].includes(name),
         );

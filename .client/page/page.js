@@ -1,8 +1,10 @@
 // The visitor page: pick or drop a file, watch it go, see the message it became.
-// Plain ESM over the client library (../dist/index.js, `npm run build:client`); no framework.
+// Plain ESM over the client library, imported by its package name and bundled with esbuild as a
+// widget would be (`npm run build:client` writes page.bundle.js beside this file); no framework.
 // Settings come from the query so the same page works against the local host and a real
 // Rocket.Chat: ?server=<chat server URL>&app=<app id>&token=<visitor token>&rid=<room id>
-import { describeUploadError, localStorageResumeStore, uploadFile } from '../dist/index.js';
+import { describeUploadError, localStorageResumeStore, resolveLocale, uploadFile } from 'livechat-upload-client';
+import WORDS from './words.json';
 
 const $ = (id) => document.getElementById(id);
 
@@ -13,6 +15,20 @@ const config = {
     visitorToken: query.get('token') ?? '',
     rid: query.get('rid') ?? '',
 };
+// The page and its error messages in the visitor's language: the library's languages, chosen the
+// library's way (resolveLocale); the page's own words are in words.json, English when one is missing.
+const visitorLocale = navigator.languages?.length ? navigator.languages : navigator.language;
+const locale = resolveLocale(visitorLocale);
+
+/** The page's sentence `key` with its `{placeholders}` filled in. */
+function t(key, values = {}) {
+    const template = WORDS[locale]?.[key] ?? WORDS.en[key];
+    return template.replace(/\{(\w+)\}/g, (_, name) => String(values[name] ?? ''));
+}
+
+/** "Send a smaller photo": JPEG photos re-encoded with their longest side at this many pixels. */
+const SMALLER_PHOTO_MAX_PIXELS = 2048;
+
 const configured = Boolean(/^https?:\/\/[^/]/.test(config.serverUrl) && config.appId && config.visitorToken && config.rid);
 
 // Every progress event, kept for tests and anyone curious (also listed in #progress-log).
@@ -26,7 +42,7 @@ let controller;
 
 function formatBytes(bytes) {
     if (!Number.isFinite(bytes)) return '';
-    if (bytes < 1024) return `${bytes} bytes`;
+    if (bytes < 1024) return `${bytes} B`;
     const units = ['KB', 'MB', 'GB'];
     let value = bytes / 1024;
     let unit = 0;
@@ -34,7 +50,7 @@ function formatBytes(bytes) {
         value /= 1024;
         unit++;
     }
-    return `${value >= 100 ? Math.round(value) : value.toFixed(1).replace(/\.0$/, '')} ${units[unit]}`;
+    return `${value.toLocaleString(locale, { maximumFractionDigits: value >= 100 ? 0 : 1 })} ${units[unit]}`;
 }
 
 function formatDuration(seconds) {
@@ -48,6 +64,7 @@ function setState(state) {
     const busy = state === 'uploading';
     $('file').disabled = busy;
     $('description').disabled = busy;
+    $('smaller').disabled = busy;
     $('drop-zone').classList.toggle('is-disabled', busy || !configured);
     $('progress').hidden = !busy;
 }
@@ -77,8 +94,18 @@ function createSpeedometer() {
     };
 }
 
-function onProgress({ bytesConfirmed, totalBytes }, speedometer) {
-    window.__progress.push({ bytesConfirmed, totalBytes, at: Date.now() });
+function showSavings({ originalBytes, bytesSaved, metadataBytesRemoved, downscaledTo }) {
+    const parts = [];
+    if (metadataBytesRemoved > 0) parts.push(t('metadataRemoved', { size: formatBytes(metadataBytesRemoved) }));
+    if (downscaledTo) parts.push(t('sentAt', downscaledTo));
+    if (bytesSaved > 0) parts.push(t('saved', { saved: formatBytes(bytesSaved), total: formatBytes(originalBytes) }));
+    $('savings').textContent = parts.length ? t('photo', { details: parts.join(', ') }) : '';
+    $('savings').hidden = parts.length === 0;
+}
+
+function onProgress(progress, speedometer) {
+    const { bytesConfirmed, totalBytes } = progress;
+    window.__progress.push({ ...progress, at: Date.now() });
     const entry = document.createElement('li');
     entry.textContent = `${bytesConfirmed}/${totalBytes}`;
     $('progress-log').append(entry);
@@ -87,10 +114,10 @@ function onProgress({ bytesConfirmed, totalBytes }, speedometer) {
     $('progress-bar').value = percent;
     $('progress-bar').setAttribute('aria-valuetext', `${percent}%`);
     const speed = speedometer(bytesConfirmed);
-    const parts = [`${percent}%`, `${formatBytes(bytesConfirmed)} of ${formatBytes(totalBytes)}`];
+    const parts = [`${percent}%`, t('ofTotal', { done: formatBytes(bytesConfirmed), total: formatBytes(totalBytes) })];
     if (speed > 0) {
         parts.push(`${formatBytes(speed)}/s`);
-        if (bytesConfirmed < totalBytes) parts.push(`${formatDuration((totalBytes - bytesConfirmed) / speed)} left`);
+        if (bytesConfirmed < totalBytes) parts.push(t('left', { time: formatDuration((totalBytes - bytesConfirmed) / speed) }));
     }
     $('progress-text').textContent = parts.join(' · ');
 }
@@ -123,7 +150,7 @@ function renderMessage(message, file) {
     description.hidden = !attachment.description;
 
     item.querySelector('[data-testid="message-size"]').textContent = formatBytes(size);
-    item.querySelector('[data-testid="message-type"]').textContent = type || 'unknown';
+    item.querySelector('[data-testid="message-type"]').textContent = type || t('unknownType');
 
     const dims = attachment.image_dimensions;
     if (dims?.width && dims?.height) {
@@ -178,9 +205,7 @@ function showResumeNotice() {
     const [unfinished] = listUnfinished();
     $('resume-notice').hidden = !unfinished;
     if (!unfinished) return;
-    $('resume-text').textContent =
-        `Sending “${unfinished.name}” (${formatBytes(unfinished.size)}) was interrupted. ` +
-        'Choose the same file again to continue where it stopped.';
+    $('resume-text').textContent = t('interrupted', { name: unfinished.name, size: formatBytes(unfinished.size) });
     $('resume-forget').onclick = () => {
         resumeStore.delete(unfinished.key);
         showResumeNotice();
@@ -194,27 +219,34 @@ async function send(file) {
     $('resume-notice').hidden = true;
     $('progress-name').textContent = `${file.name} · ${formatBytes(file.size)}`;
     $('progress-bar').value = 0;
-    $('progress-text').textContent = 'Starting…';
+    $('progress-text').textContent = t('starting');
+    $('savings').hidden = true;
     setState('uploading');
 
     controller = new AbortController();
     const speedometer = createSpeedometer();
+    let savingsShown = false;
     const description = $('description').value.trim();
     try {
         const message = await uploadFile({
             ...config,
             file,
             description: description || undefined,
-            onProgress: (progress) => onProgress(progress, speedometer),
+            onProgress: (progress) => {
+                if (!savingsShown) showSavings(progress); // the first event says what preparing the file saved
+                savingsShown = true;
+                onProgress(progress, speedometer);
+            },
             signal: controller.signal,
             resume: resumeStore,
+            maxImageDimension: $('smaller').checked ? SMALLER_PHOTO_MAX_PIXELS : undefined,
         });
         renderMessage(message, file);
         $('description').value = '';
-        showStatus(`Sent “${file.name}”.`);
+        showStatus(t('sent', { name: file.name }));
         setState('done');
     } catch (err) {
-        const text = describeUploadError(err);
+        const text = describeUploadError(err, visitorLocale);
         if (err?.name === 'UploadAbortedError') {
             showStatus(text, { neutral: true });
             setState('cancelled');
@@ -248,7 +280,19 @@ function wireDropZone() {
     for (const type of ['dragover', 'drop']) window.addEventListener(type, (event) => event.preventDefault());
 }
 
+/** Puts the page's words in the visitor's language: `data-i18n` texts, `data-i18n-placeholder`, the message template. */
+function translatePage() {
+    document.documentElement.lang = locale;
+    document.title = `${t('title')} · Livechat Upload`;
+    for (const root of [document, $('message-template').content]) {
+        for (const element of root.querySelectorAll('[data-i18n]'))
+            element.textContent = t(element.dataset.i18n, { pixels: SMALLER_PHOTO_MAX_PIXELS });
+        for (const element of root.querySelectorAll('[data-i18n-placeholder]')) element.placeholder = t(element.dataset.i18nPlaceholder);
+    }
+}
+
 function init() {
+    translatePage();
     if (!configured) {
         $('config-error').hidden = false;
         $('file').disabled = true;
@@ -257,7 +301,7 @@ function init() {
         document.body.dataset.state = 'unconfigured';
         return;
     }
-    $('server-line').textContent = `Into your chat on ${new URL(config.serverUrl).host}.`;
+    $('server-line').textContent = t('intoChat', { host: new URL(config.serverUrl).host });
     $('file').addEventListener('change', () => {
         const file = $('file').files?.[0];
         if (file) send(file);

@@ -1,13 +1,15 @@
 #!/usr/bin/env node
 import { access } from 'node:fs/promises';
-import { describeUploadError, uploadFile, UploadAbortedError, UploadHttpError, type UploadProgress } from './index.js';
+import { describeUploadError, uploadFile, UploadAbortedError, UploadFileError, UploadHttpError, type UploadProgress } from './index.js';
 
 const EXIT = { ok: 0, usage: 2, rejected: 3, failed: 4, interrupted: 130 } as const;
 
 const HELP = `Usage: livechat-upload <file> --url <serverUrl> --app <appId> --token <visitorToken> --rid <roomId>
-                       [--description <text>] [--parallel <n>] [--json]
+                       [--description <text>] [--parallel <n>] [--keep-metadata] [--json]
 
 Uploads <file> into a livechat room through the Livechat Upload app and prints the message id.
+JPEG, PNG and WebP photos lose their metadata (EXIF with the GPS position, XMP, IPTC, comments)
+before they leave this machine; the orientation is kept.
 
   --url          Rocket.Chat server, e.g. https://chat.example.com
   --app          the app's id (app.json)
@@ -15,13 +17,15 @@ Uploads <file> into a livechat room through the Livechat Upload app and prints t
   --rid          the visitor's livechat room id
   --description  text shown with the file
   --parallel     chunks in flight at once (at most the server's maxParallelChunks)
+  --keep-metadata  send photos as they are (the app may still remove the metadata)
   --json         print the whole posted message as JSON instead of its id
   -h, --help     this text
 
 Exit codes:
   0    uploaded
   2    usage error (missing option, unreadable file)
-  3    rejected by the server (prints the error code and what it means)
+  3    rejected by the server, or a damaged photo whose metadata cannot be removed
+       (prints the error code and what it means, in the language of LC_ALL / LANG)
   4    failed: network or server error, also after retrying
   130  interrupted (Ctrl-C); the upload session on the server is aborted first
 `;
@@ -34,6 +38,7 @@ interface Args {
     rid: string;
     description?: string;
     parallel?: number;
+    keepMetadata: boolean;
     json: boolean;
 }
 
@@ -43,10 +48,12 @@ function parseArgs(argv: string[]): Args | 'help' {
     const values: Record<string, string> = {};
     const files: string[] = [];
     let json = false;
+    let keepMetadata = false;
     for (let i = 0; i < argv.length; i++) {
         const arg = argv[i];
         if (arg === '-h' || arg === '--help') return 'help';
         if (arg === '--json') json = true;
+        else if (arg === '--keep-metadata') keepMetadata = true;
         else if (/^--(url|app|token|rid|description|parallel)(=|$)/.test(arg)) {
             const [flag, inline] = arg.split(/=(.*)/s, 2);
             const value = inline ?? argv[++i];
@@ -64,17 +71,26 @@ function parseArgs(argv: string[]): Args | 'help' {
         throw new UsageError('--parallel must be a whole number of at least 1');
     }
     const { url, app, token, rid, description } = values;
-    return { file: files[0], url, app, token, rid, description, parallel, json };
+    return { file: files[0], url, app, token, rid, description, parallel, keepMetadata, json };
 }
 
 const mb = (bytes: number) => (bytes / 1e6).toFixed(1);
+
+/** The terminal's language, from the POSIX locale variables (`de_DE.UTF-8` → `de-DE`). */
+function terminalLocale(): string | undefined {
+    const value = process.env.LC_ALL || process.env.LC_MESSAGES || process.env.LANG;
+    return value ? value.split(/[.@]/)[0].replace('_', '-') : undefined;
+}
 const clock = (s: number) => `${Math.floor(s / 60)}:${String(Math.floor(s % 60)).padStart(2, '0')}`;
 
 /** A one-line bar on a terminal; otherwise a plain line every tenth of the way at most. */
 function progressPrinter(out: NodeJS.WriteStream): (p: UploadProgress) => void {
     const started = Date.now();
     let lastTenth = -1;
-    return ({ bytesConfirmed, totalBytes }) => {
+    let first = true;
+    return ({ bytesConfirmed, totalBytes, metadataBytesRemoved }) => {
+        if (first && metadataBytesRemoved > 0) out.write(`Removed ${metadataBytesRemoved} bytes of photo metadata before sending.\n`);
+        first = false;
         const fraction = totalBytes ? bytesConfirmed / totalBytes : 1;
         const percent = Math.floor(fraction * 100);
         if (!out.isTTY) {
@@ -124,6 +140,7 @@ async function main(argv: string[]): Promise<number> {
             file: args.file,
             description: args.description,
             parallel: args.parallel,
+            stripMetadata: !args.keepMetadata,
             signal: controller.signal,
             onProgress: progressPrinter(process.stderr),
         });
@@ -131,11 +148,12 @@ async function main(argv: string[]): Promise<number> {
         return EXIT.ok;
     } catch (err) {
         if (err instanceof UploadAbortedError) return EXIT.interrupted;
-        if (err instanceof UploadHttpError && err.status >= 400 && err.status < 500) {
-            process.stderr.write(`\nRejected: ${err.code} — ${describeUploadError(err)}\n`);
+        const words = describeUploadError(err, terminalLocale());
+        if ((err instanceof UploadHttpError && err.status >= 400 && err.status < 500) || err instanceof UploadFileError) {
+            process.stderr.write(`\nRejected: ${err.code} — ${words}\n`);
             return EXIT.rejected;
         }
-        process.stderr.write(`\nFailed: ${(err as Error).message} — ${describeUploadError(err)}\n`);
+        process.stderr.write(`\nFailed: ${(err as Error).message} — ${words}\n`);
         return EXIT.failed;
     }
 }

@@ -2,10 +2,11 @@
  * Livechat Upload client: one call that sends a file into a visitor's livechat room through the
  * app's HTTP API (docs/API.md), in one request or in resumable chunks.
  */
-import { isTransientError, UploadAbortedError, UploadHttpError } from './errors.js';
+import { isInProgressError, isTransientError, UploadAbortedError, UploadHttpError } from './errors.js';
 import {
     backoffDelayMs,
     DEFAULT_RETRY,
+    inProgressDelayMs,
     request,
     requestOnce,
     sleep as timerSleep,
@@ -14,17 +15,28 @@ import {
     type Sleep,
     type Transport,
 } from './http.js';
+import { prepareFile, type PreparedFile } from './prepare.js';
 import { resumeKey, type ResumeStore } from './resume.js';
-import { encodeBase64, openSource, sha256Hex, type FileSource } from './source.js';
+import { encodeBase64, openSource, randomUuid, sha256Hex, type FileSource } from './source.js';
 
-export { describeUploadError, UploadAbortedError, UploadHttpError, UploadNetworkError, type UploadErrorDetails } from './errors.js';
+export { describeUploadError, UploadAbortedError, UploadFileError, UploadHttpError, UploadNetworkError, type UploadErrorDetails } from './errors.js';
+export { LOCALES, resolveLocale, type Locale } from './words.js';
 export { localStorageResumeStore, memoryResumeStore, resumeKey, type ResumeStore } from './resume.js';
 export { DEFAULT_RETRY, type RetryPolicy, type Sleep } from './http.js';
 
 export interface UploadProgress {
     /** Bytes the server has confirmed storing without a gap; never decreases. */
     bytesConfirmed: number;
+    /** Bytes that go over the wire: the file after metadata removal and downscaling. */
     totalBytes: number;
+    /** The file's size as given. */
+    originalBytes: number;
+    /** `originalBytes - totalBytes`: what removing the metadata and downscaling saved. */
+    bytesSaved: number;
+    /** Of `bytesSaved`, what the metadata (EXIF with the position, XMP, …) took. */
+    metadataBytesRemoved: number;
+    /** Width and height of the photo as sent, when it was downscaled. */
+    downscaledTo?: { width: number; height: number };
 }
 
 /** The message as posted in the room, in Rocket.Chat's shape (docs/API.md, "The message"). */
@@ -63,6 +75,17 @@ export interface UploadOptions {
     fetch?: typeof fetch;
     /** How retries wait; replace it in tests or to schedule retries yourself. */
     sleep?: Sleep;
+    /**
+     * Remove JPEG/PNG/WebP metadata (EXIF with the GPS position, XMP, IPTC, comments) on the device,
+     * before the upload, with the app's own code; the orientation is kept. Default true.
+     */
+    stripMetadata?: boolean;
+    /**
+     * In browsers, re-encode a JPEG photo whose longest side is larger than this many pixels to that
+     * size (orientation applied, JPEG quality 0.85). Off by default; ignored where
+     * `createImageBitmap` is missing (Node).
+     */
+    maxImageDimension?: number;
 }
 
 /** `GET limits` (docs/API.md). */
@@ -79,6 +102,7 @@ export interface UploadLimits {
 interface Run {
     options: UploadOptions;
     source: FileSource;
+    prepared: PreparedFile;
     t: Transport;
     name: string;
     total: number;
@@ -103,20 +127,41 @@ function toMessage(answer: Answer): PostedMessage {
 function report(run: Run, bytes: number): void {
     if (bytes <= run.reported) return;
     run.reported = bytes;
-    run.options.onProgress?.({ bytesConfirmed: bytes, totalBytes: run.total });
+    const { originalBytes, strippedBytes, dimensions } = run.prepared;
+    run.options.onProgress?.({
+        bytesConfirmed: bytes,
+        totalBytes: run.total,
+        originalBytes,
+        bytesSaved: originalBytes - run.total,
+        metadataBytesRemoved: strippedBytes,
+        ...(dimensions && { downscaledTo: dimensions }),
+    });
 }
 
 /**
  * Uploads one file into the visitor's room and resolves to the posted message. Files up to the
  * server's `singleRequestMaxBytes` go in one `POST upload`, larger ones through the resumable
- * `uploads` session. Rejects with `UploadHttpError` (the server refused: `.code`, `.status`,
- * `.details`), `UploadNetworkError` (unreachable after the retries) or `UploadAbortedError`.
+ * `uploads` session; photos lose their metadata first (`stripMetadata`). Rejects with
+ * `UploadHttpError` (the server refused: `.code`, `.status`, `.details`), `UploadFileError` (refused
+ * on the device: a damaged image), `UploadNetworkError` (unreachable after the retries) or
+ * `UploadAbortedError`.
  */
 export async function uploadFile(options: UploadOptions): Promise<PostedMessage> {
     if (options.signal?.aborted) throw new UploadAbortedError();
-    const source = await openSource(options.file);
-    const name = options.name ?? source.name;
-    if (!name) throw new TypeError('uploadFile: pass `name` when the file is a Blob or bytes');
+    const original = await openSource(options.file);
+    const name = options.name ?? original.name;
+    if (!name) {
+        await original.close?.();
+        throw new TypeError('uploadFile: pass `name` when the file is a Blob or bytes');
+    }
+    let prepared: PreparedFile;
+    try {
+        prepared = await prepareFile(original, { stripMetadata: options.stripMetadata ?? true, maxImageDimension: options.maxImageDimension });
+    } catch (err) {
+        await original.close?.();
+        throw err;
+    }
+    const { source } = prepared;
     const t: Transport = {
         fetch: options.fetch ?? ((input, init) => globalThis.fetch(input, init)),
         baseUrl: `${options.serverUrl.replace(/\/+$/, '')}/api/apps/public/${encodeURIComponent(options.appId)}/`,
@@ -125,7 +170,7 @@ export async function uploadFile(options: UploadOptions): Promise<PostedMessage>
         retry: { ...DEFAULT_RETRY, ...options.retry },
         sleep: options.sleep ?? timerSleep,
     };
-    const run: Run = { options, source, t, name, total: source.size, offset: 0, reported: -1 };
+    const run: Run = { options, source, prepared, t, name, total: source.size, offset: 0, reported: -1 };
     try {
         const limits = (await request(t, 'GET', 'limits')) as UploadLimits;
         const message = run.total <= limits.singleRequestMaxBytes ? await uploadInOneRequest(run) : await uploadResumable(run, limits);
@@ -148,7 +193,12 @@ async function uploadInOneRequest(run: Run): Promise<PostedMessage> {
     const { options, t } = run;
     report(run, 0);
     const data = encodeBase64(await run.source.read(0, run.total));
+    // One key per logical upload, the same on every retry: a repeat of a request the server already
+    // answered gets the first message back and posts nothing (IETF httpapi Idempotency-Key draft,
+    // whose value is a structured-field string, hence the quotes).
+    const idempotencyKey = `"${await randomUuid()}"`;
     const answer = await request(t, 'POST', 'upload', {
+        headers: { 'idempotency-key': idempotencyKey },
         body: { rid: options.rid, file: { name: run.name, type: options.type ?? run.source.type, data }, description: options.description },
     });
     report(run, run.total);
@@ -189,6 +239,7 @@ async function uploadResumable(run: Run, limits: UploadLimits): Promise<PostedMe
     const width = Math.max(1, Math.min(Math.floor(options.parallel ?? maxParallelChunks) || 1, maxParallelChunks));
     let failures = 0;
     let offsetAtLastFailure = run.offset;
+    let waitedInProgressMs = 0;
     for (;;) {
         // One round sends chunks until the file is whole or a request fails; a failure cancels the
         // round's other requests, and the next round starts from the server's offset (as tus does).
@@ -205,9 +256,16 @@ async function uploadResumable(run: Run, limits: UploadLimits): Promise<PostedMe
             const outOfStep = err instanceof UploadHttpError && (err.code === 'error-offset-mismatch' || err.code === 'error-upload-incomplete');
             if (!outOfStep && !isTransientError(err)) throw err;
             if (run.offset > offsetAtLastFailure) failures = 0; // progress since: a fresh budget
-            if (failures >= t.retry.retries) throw err;
-            await t.sleep(outOfStep ? 0 : backoffDelayMs(failures, t.retry, err), options.signal);
-            failures++;
+            if (isInProgressError(err) && waitedInProgressMs < t.retry.inProgressMaxWaitMs) {
+                // Another request is completing the upload: nothing failed, wait and ask where it stands.
+                const delay = inProgressDelayMs(err, t.retry);
+                waitedInProgressMs += delay;
+                await t.sleep(delay, options.signal);
+            } else {
+                if (failures >= t.retry.retries) throw err;
+                await t.sleep(outOfStep ? 0 : backoffDelayMs(failures, t.retry, err), options.signal);
+                failures++;
+            }
             offsetAtLastFailure = run.offset;
             const status = await request(t, 'GET', 'uploads', { query: { uploadId: run.uploadId! } });
             if (status.complete) return toMessage(status);

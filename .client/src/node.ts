@@ -1,8 +1,12 @@
-// Node-only helpers, loaded through a dynamic import (see source.ts).
-import { createHash } from 'node:crypto';
+// Node-only helpers, loaded through a dynamic import of `#node` (see loadNodeHelpers in source.ts).
+import { createHash, randomUUID } from 'node:crypto';
 import { open, stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { FileSource } from './source.js';
+
+export function randomUuid(): string {
+    return randomUUID();
+}
 
 export function sha256HexSync(bytes: Uint8Array): string {
     return createHash('sha256').update(bytes).digest('hex');

@@ -19,15 +19,41 @@ export const WHOLE_FILE_SHA256_MAX_BYTES = 8 * 1024 * 1024;
 
 type NodeHelpers = typeof import('./node.js');
 let nodeHelpers: Promise<NodeHelpers> | undefined;
-/** Node-only code (fs, node:crypto) stays behind a dynamic import so browser bundles skip it. */
+/**
+ * Node-only code (fs, node:crypto) behind a dynamic import of `#node`, which the package's
+ * `imports` map resolves to `node.js` under the `node` condition and to a stub that throws
+ * everywhere else, so browser bundlers never see `node:` modules.
+ */
 export function loadNodeHelpers(): Promise<NodeHelpers> {
-    nodeHelpers ??= import('./node.js');
+    nodeHelpers ??= import('#node') as Promise<NodeHelpers>;
     return nodeHelpers;
 }
 
-export async function sha256Hex(bytes: Uint8Array): Promise<string> {
-    const subtle = globalThis.crypto?.subtle;
-    if (!subtle) return (await loadNodeHelpers()).sha256HexSync(bytes); // Node 18 has no global crypto
+/**
+ * A random UUID (v4) for an `Idempotency-Key`: `crypto.randomUUID` where there is one, else 122
+ * random bits from `crypto.getRandomValues` (pages served over plain http have no `randomUUID`),
+ * else Node's `node:crypto` (Node 18 has no global `crypto`).
+ */
+export async function randomUuid(): Promise<string> {
+    const webCrypto = globalThis.crypto as Crypto | undefined;
+    if (typeof webCrypto?.randomUUID === 'function') return webCrypto.randomUUID();
+    if (typeof webCrypto?.getRandomValues !== 'function') return (await loadNodeHelpers()).randomUuid(); // Node 18
+    const bytes = webCrypto.getRandomValues(new Uint8Array(16));
+    bytes[6] = (bytes[6] & 0x0f) | 0x40; // version 4 (RFC 9562 §5.4)
+    bytes[8] = (bytes[8] & 0x3f) | 0x80; // variant 10
+    const hex = Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+    return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+const isNode = () => typeof (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node === 'string';
+
+/**
+ * The hex sha256 of `bytes`, or undefined where no digest is available: a page served over plain
+ * http has no `crypto.subtle`, and the digests are optional in the protocol (docs/API.md).
+ */
+export async function sha256Hex(bytes: Uint8Array): Promise<string | undefined> {
+    const subtle = (globalThis.crypto as Crypto | undefined)?.subtle;
+    if (!subtle) return isNode() ? (await loadNodeHelpers()).sha256HexSync(bytes) : undefined; // Node 18 has no global crypto
     const digest = new Uint8Array(await subtle.digest('SHA-256', bytes));
     return Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join('');
 }

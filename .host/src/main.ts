@@ -36,8 +36,38 @@ function rssMb(pid: number | undefined): string {
     }
 }
 
+const HELP = `Usage: npm start -- [flags]   (or: npx tsx .host/src/main.ts [flags])
+
+Packages the app, starts the local host (the zip inside the real Apps-Engine runtime), installs it,
+seeds a visitor with an open room and prints what to try.
+
+  --port N           listen on N (default $PORT or 3000; 0 = a free port)
+  --host ADDR        listen address (default 127.0.0.1)
+  --data DIR         keep everything in DIR (default .data/): survives restarts
+  --memory           keep nothing
+  --zip PATH         install this zip (no packaging)
+  --no-package       install dist/<slug>_<version>.zip as it is
+  --no-seed          no department, agent, visitor or room
+  --json             one JSON line on stdout when ready; everything else on stderr
+  --page-port N      the visitor page on its own origin (default 3001; 0 = free port) / --no-page
+  --verbose          app log entries and host events on stderr
+  --help             this text
+
+A second instance, as a second Rocket.Chat server of a cluster on the same MongoDB: start another
+host on the same data folder and another port, once the first one is ready. Each has its own engine
+and Deno process; both share the database (SQLite in WAL mode) and the stored files, so a visitor's
+requests may go to either:
+
+  npm start -- --data .data --port 3000
+  npm start -- --data .data --port 3002 --no-package --no-page
+`;
+
 async function main(): Promise<void> {
     const flags = parseFlags(process.argv.slice(2));
+    if (flags.help === true) {
+        process.stdout.write(HELP);
+        return;
+    }
     const json = flags.json === true;
     if (json) sendConsoleOutputToStderr();
     const say = (s: string): void => void (json ? process.stderr.write(`${s}\n`) : process.stdout.write(`${s}\n`));

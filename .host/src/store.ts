@@ -126,13 +126,55 @@ export class Store {
         return rows.map((r) => r.record_id);
     }
 
+    /**
+     * The records that carry every one of `associations`, read in one statement: with two hosts on one
+     * database (as two Rocket.Chat instances on one MongoDB), a record removed meanwhile is simply absent,
+     * as from Rocket.Chat's single `find`, never a hole in the result.
+     */
+    persistenceReadByAssociations(appId: string, associations: string[]): object[] {
+        if (associations.length === 0) return [];
+        const placeholders = associations.map(() => '?').join(',');
+        const rows = this.db
+            .prepare(
+                `SELECT p.data FROM persistence p JOIN (SELECT record_id, MIN(rowid) AS first FROM persistence_assoc WHERE app_id = ? AND assoc IN (${placeholders})
+                 GROUP BY record_id HAVING COUNT(DISTINCT assoc) = ?) m ON p.id = m.record_id AND p.app_id = ? ORDER BY m.first`,
+            )
+            .all(appId, ...associations, associations.length, appId) as Array<{ data: string }>;
+        return rows.map((r) => decode<object>(r.data));
+    }
+
+    /** Removes the records that carry every one of `associations`, in one transaction; returns them. */
+    persistenceRemoveByAssociations(appId: string, associations: string[]): object[] {
+        return this.db
+            .transaction(() => {
+                const records = this.persistenceReadByAssociations(appId, associations);
+                for (const id of this.persistenceIdsByAssociations(appId, associations)) this.persistenceRemove(appId, id);
+                return records;
+            })
+            .immediate();
+    }
+
+    /** `updateMany` with upsert over the records carrying every one of `associations`, in one transaction; returns the first id. */
+    persistenceUpsertByAssociations(appId: string, associations: string[], data: object, upsert: boolean): string | undefined {
+        return this.db
+            .transaction(() => {
+                const ids = this.persistenceIdsByAssociations(appId, associations);
+                if (ids.length === 0) return upsert ? this.persistenceCreate(appId, data, associations) : undefined;
+                for (const id of ids) this.persistenceUpdate(appId, id, data);
+                return ids[0];
+            })
+            .immediate();
+    }
+
     persistenceUpdate(appId: string, id: string, data: object): boolean {
         return this.db.prepare('UPDATE persistence SET data = ? WHERE id = ? AND app_id = ?').run(encode(data), id, appId).changes > 0;
     }
 
     persistenceRemove(appId: string, id: string): void {
-        this.db.prepare('DELETE FROM persistence WHERE id = ? AND app_id = ?').run(id, appId);
-        this.db.prepare('DELETE FROM persistence_assoc WHERE record_id = ? AND app_id = ?').run(id, appId);
+        this.db.transaction(() => {
+            this.db.prepare('DELETE FROM persistence WHERE id = ? AND app_id = ?').run(id, appId);
+            this.db.prepare('DELETE FROM persistence_assoc WHERE record_id = ? AND app_id = ?').run(id, appId);
+        })();
     }
 
     persistencePurge(appId: string): void {

@@ -194,9 +194,10 @@ export class SessionStore {
         await this.persis.removeByAssociation(idempotencyKey(visitorKey, keyHash));
     }
 
-    /** Records carrying `association`; the runtime hands them over as plain objects. */
+    /** Records carrying `association`; the runtime hands them over as plain objects (never a `null` among them here). */
     private async readRecords(association: RocketChatAssociationRecord): Promise<StoredRecord[]> {
-        return (await this.reader.readByAssociation(association)) as StoredRecord[];
+        const records = (await this.reader.readByAssociation(association)) as Array<StoredRecord | null>;
+        return records.filter((r): r is StoredRecord => r !== null && r !== undefined);
     }
 
     private sessionKeys(session: UploadSession): RocketChatAssociationRecord[] {

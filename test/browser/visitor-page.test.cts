@@ -1,8 +1,12 @@
 /// <reference lib="dom" />
 // The visitor page (.client/page/) end to end in Debian's Chromium: the packaged app in the local
 // host (real Apps-Engine runtime), the page served from another origin so every request is a CORS
-// request, files picked through the real file input. Screenshots land in test/output/ (git-ignored; under test/ the packager leaves them out of the zip).
+// request, files picked through the real file input. The page is built as a widget developer
+// builds theirs: its source imports 'livechat-upload-client', bundled by esbuild from the packed
+// tarball installed outside the repository (test/global-setup.cjs), not from .client/dist.
+// Screenshots land in test/output/ (git-ignored; under test/ the packager leaves them out of the zip).
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
@@ -11,14 +15,21 @@ import path from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page, type Request } from 'playwright-core';
 import sharp from 'sharp';
 
+import { startVisitorPage, type VisitorPageServer } from '../../.host/src/visitor-page';
 import { type HostProcess, spawnHost, ZIP } from '../host-process.cjs';
+import { packedClient } from '../packed-client.cjs';
+import { displayedSize, gpsBytesIn, gpsFingerprints, hasGpsBlock, IPHONE_PHOTO, PHONE_12MP_PHOTO, readPhoto } from '../photos.cjs';
 
 const ROOT = path.resolve(__dirname, '../..');
 const CHROMIUM = '/usr/bin/chromium';
 const SHOTS = path.join(ROOT, 'test', 'output');
 
-// The words the page must show, from the client library's table (.client/src/errors.ts).
+// The words the page must show, from the client library's table (.client/src/words.ts).
 const TYPE_NOT_ALLOWED = 'This type of file is not allowed here.';
+const TYPE_NOT_ALLOWED_DE = 'Dieser Dateityp ist hier nicht erlaubt.';
+
+/** The library's share of a widget's bundle, minified and gzipped, may not grow past this. */
+const BUNDLE_BUDGET_GZIPPED_BYTES = 20 * 1024;
 
 interface HostInfo {
     url: string;
@@ -37,30 +48,51 @@ interface HistoryMessage {
 interface ProgressEvent {
     bytesConfirmed: number;
     totalBytes: number;
+    originalBytes: number;
+    bytesSaved: number;
+    metadataBytesRemoved: number;
+    downscaledTo?: { width: number; height: number };
 }
 
 let host: HostProcess<HostInfo> | undefined;
+let pageServer: VisitorPageServer | undefined;
 let info: HostInfo;
 let browser: Browser;
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'lcu-page-'));
+const client = packedClient();
+const widgetPage = path.join(client.project, 'page');
 
-/** Builds the client library when its output is missing or older than its sources. */
-function buildClientIfStale(): void {
-    const built = path.join(ROOT, '.client/dist/index.js');
-    const srcDir = path.join(ROOT, '.client/src');
-    const newestSource = Math.max(...fs.readdirSync(srcDir).map((f) => fs.statSync(path.join(srcDir, f)).mtimeMs));
-    if (fs.existsSync(built) && fs.statSync(built).mtimeMs >= newestSource) return;
-    execFileSync(process.execPath, [path.join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', path.join(ROOT, '.client')], { stdio: 'inherit' });
+/**
+ * The visitor page as a widget developer would ship it: its files copied into the project that
+ * installed the tarball, page.js bundled there by esbuild, 'livechat-upload-client' resolved from
+ * that project's node_modules through the package's exports (browser conditions).
+ */
+async function buildWidgetPage(): Promise<void> {
+    fs.mkdirSync(widgetPage, { recursive: true });
+    for (const file of ['index.html', 'page.css', 'page.js', 'words.json'])
+        fs.copyFileSync(path.join(ROOT, '.client/page', file), path.join(widgetPage, file));
+    await build({
+        absWorkingDir: client.project,
+        entryPoints: [path.join(widgetPage, 'page.js')],
+        outfile: path.join(widgetPage, 'page.bundle.js'),
+        bundle: true,
+        minify: true,
+        format: 'esm',
+        platform: 'browser',
+        logLevel: 'warning',
+    });
 }
 
-/** The host as `npm start` runs it, with the visitor page on its own port (another origin). */
+/** The host as `npm start` runs it, and the widget page on its own port (another origin). */
 async function startHost(): Promise<HostInfo> {
-    host = await spawnHost<HostInfo>(['--memory', '--page-port', '0']);
-    return host.line;
+    host = await spawnHost<HostInfo>(['--memory', '--no-page']);
+    pageServer = await startVisitorPage({ port: 0, pageDir: widgetPage, distDir: path.join(client.packageDir, 'dist') });
+    return { ...host.line, pageUrl: pageServer.url };
 }
 
-function stopHost(): Promise<void> {
-    return host ? host.stop() : Promise.resolve();
+async function stopHost(): Promise<void> {
+    await pageServer?.close();
+    if (host) await host.stop();
 }
 
 /** A colourful photo-like image: a gradient under heavy noise, so it stays several MB. */
@@ -98,8 +130,8 @@ async function messagesNamed(name: string): Promise<HistoryMessage[]> {
     return (await roomMessages()).filter((m) => m.file?.name === name);
 }
 
-async function openPage(): Promise<{ context: BrowserContext; page: Page; errors: string[] }> {
-    const context = await browser.newContext({ viewport: { width: 760, height: 820 } }); // fresh localStorage
+async function openPage(locale = 'en-US'): Promise<{ context: BrowserContext; page: Page; errors: string[] }> {
+    const context = await browser.newContext({ viewport: { width: 760, height: 820 }, locale }); // fresh localStorage
     const page = await context.newPage();
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(String(e)));
@@ -144,12 +176,28 @@ async function downloadLinked(page: Page): Promise<Buffer> {
     return Buffer.from(await answer.arrayBuffer());
 }
 
+/**
+ * Collects the file data of every request the page sends from now on (the `data` fields of
+ * `POST upload` and `PATCH uploads`, base64-decoded), in the order sent, retries included.
+ */
+function recordSentData(page: Page): () => Buffer {
+    const parts: Buffer[] = [];
+    page.on('request', (r: Request) => {
+        const body = r.postData();
+        if (!body) return;
+        const json = JSON.parse(body);
+        const data = json.file?.data ?? json.data;
+        if (typeof data === 'string') parts.push(Buffer.from(data, 'base64'));
+    });
+    return () => Buffer.concat(parts);
+}
+
 beforeAll(async () => {
     // Never skipped: without the browser the suite fails and says how to get it.
     if (!fs.existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: run \`bash .host/scripts/ensure-chromium.sh\` (npm test does)`);
     if (!fs.existsSync(ZIP)) throw new Error(`no app package at ${ZIP}: run \`npx rc-apps package\` (jest's global setup does)`);
     fs.mkdirSync(SHOTS, { recursive: true });
-    buildClientIfStale();
+    await buildWidgetPage();
     [info, browser] = await Promise.all([
         startHost(),
         chromium.launch({
@@ -175,10 +223,13 @@ afterAll(async () => {
 }, 30_000);
 
 describe('the visitor page, in Chromium, against the packaged app', () => {
-    it('is served from another origin than the API, with the client library beside it', async () => {
+    it('is served from another origin than the API, with the library bundled from the installed tarball', async () => {
         expect(new URL(info.pageUrl).origin).not.toBe(new URL(info.url).origin);
-        const script = await fetch(`${info.pageUrl}dist/index.js`);
+        const script = await fetch(`${info.pageUrl}page.bundle.js`);
         expect(script.headers.get('content-type')).toMatch(/^text\/javascript/);
+        const bundle = await script.text();
+        expect(bundle).toContain('error-content-malformed'); // lib/metadata.ts's caller, from the package
+        expect(bundle).not.toMatch(/["']node:|#node/); // the package's browser conditions kept Node's modules out
         for (const escape of ['../package.json', 'dist/../../package.json', '%2e%2e/package.json', 'dist/%2e%2e%2f%2e%2e%2fapp.json']) {
             expect((await fetch(`${info.pageUrl}${escape}`)).status).toBe(404);
         }
@@ -364,4 +415,152 @@ describe('the visitor page, in Chromium, against the packaged app', () => {
         },
         30_000,
     );
+    it('keeps the library small in a browser bundle: its whole API minified and gzipped within the budget', () => {
+        const size = JSON.parse(
+            execFileSync(process.execPath, [path.join(ROOT, '.client/scripts/size.mjs'), client.packageDir], { encoding: 'utf8' }),
+        );
+        console.log(
+            `livechat-upload-client (installed from ${path.basename(client.tarball)}) in a browser bundle: ` +
+                `${size.minifiedBytes} bytes minified, ${size.gzippedBytes} bytes minified + gzipped (budget ${BUNDLE_BUDGET_GZIPPED_BYTES})`,
+        );
+        expect(size.gzippedBytes).toBeLessThanOrEqual(BUNDLE_BUDGET_GZIPPED_BYTES);
+        expect(Object.keys(size.inputs)).toContain('dist/no-node.js');
+        expect(Object.keys(size.inputs)).not.toContain('dist/node.js');
+    });
+
+    it('removes the GPS block of a 13-megapixel phone photo on the device: no request carries it, the stored photo keeps its size', async () => {
+        const photo = readPhoto(PHONE_12MP_PHOTO);
+        expect(gpsFingerprints(photo).length).toBeGreaterThan(0);
+        const { context, page, errors } = await openPage();
+        const sent = recordSentData(page);
+
+        await page.setInputFiles('[data-testid="file-input"]', PHONE_12MP_PHOTO);
+        await waitForState(page, ['done', 'error']);
+        expect(await page.textContent('[data-testid="error"]')).toBe('');
+
+        const events = await progressEvents(page);
+        const removed = events[0].metadataBytesRemoved;
+        expect(removed).toBeGreaterThan(10_000);
+        expect(events[0]).toMatchObject({ originalBytes: photo.length, totalBytes: photo.length - removed, bytesSaved: removed });
+        expect(await page.textContent('[data-testid="savings"]')).toMatch(
+            /^Photo: location and camera data removed \([\d.]+ KB\), [\d.]+ KB of 872 KB saved\.$/,
+        );
+        expect(sent().length).toBeGreaterThanOrEqual(photo.length - removed); // every chunk, retries included
+        expect(gpsBytesIn(sent(), photo)).toEqual([]);
+
+        const stored = await downloadLinked(page);
+        expect(stored.length).toBe(photo.length - removed);
+        expect(hasGpsBlock(stored)).toBe(false);
+        expect(stored.includes(Buffer.from('XIAOMI'))).toBe(false);
+        expect(await displayedSize(stored)).toEqual({ width: 4208, height: 3120 });
+        console.log(
+            `${path.basename(PHONE_12MP_PHOTO)}: ${photo.length} bytes; metadata removed on the device: ${removed} bytes; sent ${photo.length - removed} bytes`,
+        );
+        expect(errors).toEqual([]);
+        await context.close();
+    }, 90_000);
+
+    it('keeps the position of an iPhone photo on the device and the stored photo upright', async () => {
+        const photo = readPhoto(IPHONE_PHOTO);
+        const { context, page, errors } = await openPage();
+        const sent = recordSentData(page);
+
+        await page.setInputFiles('[data-testid="file-input"]', IPHONE_PHOTO);
+        await waitForState(page, ['done', 'error'], 20_000);
+        expect(await page.textContent('[data-testid="error"]')).toBe('');
+        expect(gpsFingerprints(photo).length).toBeGreaterThan(2); // the latitude, longitude and altitude among them
+        expect(gpsBytesIn(sent(), photo)).toEqual([]);
+        expect(sent().includes(Buffer.from('iPhone 4S'))).toBe(false);
+
+        const stored = await downloadLinked(page);
+        expect(hasGpsBlock(stored)).toBe(false);
+        expect(await displayedSize(stored)).toEqual({ width: 102, height: 205 }); // as the phone showed it
+        expect(await page.textContent('[data-testid="message-dimensions"]')).toMatch(/^(102 × 205|205 × 102)$/);
+        expect(errors).toEqual([]);
+        await context.close();
+    }, 30_000);
+
+    it('sends a smaller photo when asked: the 13-megapixel photo leaves the device at 2048 pixels, and the page says what it saved', async () => {
+        const photo = readPhoto(PHONE_12MP_PHOTO);
+        const { context, page, errors } = await openPage();
+        const sent = recordSentData(page);
+
+        await page.check('[data-testid="smaller-photo"]');
+        await page.setInputFiles('[data-testid="file-input"]', PHONE_12MP_PHOTO);
+        await waitForState(page, ['done', 'error']);
+        expect(await page.textContent('[data-testid="error"]')).toBe('');
+        await screenshot(page, '8-smaller-photo');
+
+        const [first] = await progressEvents(page);
+        expect(first.downscaledTo).toEqual({ width: 2048, height: 1518 }); // 3120 × 2048 / 4208 = 1518.4
+        expect(first.originalBytes).toBe(photo.length);
+        expect(first.bytesSaved).toBe(photo.length - first.totalBytes);
+        expect(first.totalBytes).toBeLessThan((photo.length - first.metadataBytesRemoved) / 2);
+        expect(await page.textContent('[data-testid="savings"]')).toContain('sent at 2048 × 1518');
+        expect(gpsBytesIn(sent(), photo)).toEqual([]);
+
+        const stored = await downloadLinked(page);
+        expect(stored.length).toBe(first.totalBytes);
+        const meta = await sharp(stored).metadata();
+        expect(meta).toMatchObject({ format: 'jpeg', width: 2048, height: 1518 });
+        expect(meta.exif).toBeUndefined();
+        const stripped = photo.length - first.metadataBytesRemoved;
+        console.log(
+            `${path.basename(PHONE_12MP_PHOTO)} (4208 × 3120, ${photo.length} bytes): metadata removal saves ${first.metadataBytesRemoved} bytes ` +
+                `(${stripped} left); "send a smaller photo" (2048 px, JPEG quality 0.85, Chromium) sends ${first.totalBytes} bytes, ` +
+                `${stripped - first.totalBytes} bytes fewer than the stripped photo, ${first.bytesSaved} bytes (${Math.round((100 * first.bytesSaved) / photo.length)} %) fewer than the original`,
+        );
+        expect(errors).toEqual([]);
+        await context.close();
+    }, 90_000);
+
+    it('downscales a rotated photo upright: the pixels are turned as its Exif orientation says, and no orientation is left to apply', async () => {
+        // Stored 3000 × 2000 with orientation 6 (turn 90° clockwise to show): the stored left half,
+        // red, is the top of the photo as shown; the right half, blue, its bottom.
+        const raw = Buffer.alloc(3000 * 2000 * 3);
+        for (let i = 0; i < raw.length; i += 3) raw.set((i / 3) % 3000 < 1500 ? [220, 30, 30] : [30, 30, 220], i);
+        const file = path.join(tmp, 'rotated-photo.jpg');
+        fs.writeFileSync(
+            file,
+            await sharp(raw, { raw: { width: 3000, height: 2000, channels: 3 } })
+                .withMetadata({ orientation: 6 })
+                .jpeg()
+                .toBuffer(),
+        );
+        const { context, page } = await openPage();
+
+        await page.check('[data-testid="smaller-photo"]');
+        await page.setInputFiles('[data-testid="file-input"]', file);
+        await waitForState(page, ['done', 'error']);
+        expect(await page.textContent('[data-testid="error"]')).toBe('');
+        expect((await progressEvents(page))[0].downscaledTo).toEqual({ width: 1365, height: 2048 });
+
+        const stored = await downloadLinked(page);
+        const meta = await sharp(stored).metadata();
+        expect(meta).toMatchObject({ width: 1365, height: 2048 });
+        expect(meta.orientation ?? 1).toBe(1);
+        const pixels = await sharp(stored).raw().toBuffer();
+        const at = (x: number, y: number) => Array.from(pixels.subarray((y * 1365 + x) * 3, (y * 1365 + x) * 3 + 3));
+        const isRed = ([r, , b]: number[]) => r > 180 && b < 80;
+        const isBlue = ([r, , b]: number[]) => b > 180 && r < 80;
+        expect(isRed(at(680, 200))).toBe(true);
+        expect(isBlue(at(680, 1850))).toBe(true);
+        await context.close();
+    }, 90_000);
+
+    it("speaks the visitor's language (navigator.language), errors included", async () => {
+        const { context, page } = await openPage('de-DE');
+        expect(await page.evaluate(() => navigator.language)).toBe('de-DE');
+        expect(await page.getAttribute('html', 'lang')).toBe('de');
+        expect(await page.textContent('h1')).toBe('Datei senden');
+        expect(await page.getAttribute('[data-testid="description"]', 'placeholder')).toBe('Was ist das für eine Datei?');
+        // Over singleRequestMaxBytes: refused when the upload session is created, before any byte is sent.
+        const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><!-- ${'x'.repeat(120_000)} --></svg>`;
+        await page.setInputFiles('[data-testid="file-input"]', { name: 'zeichnung.svg', mimeType: 'image/svg+xml', buffer: Buffer.from(svg) });
+        await waitForState(page, ['done', 'error'], 20_000);
+        expect(await page.textContent('[data-testid="error"]')).toBe(TYPE_NOT_ALLOWED_DE);
+        expect(await page.getAttribute('[data-testid="error"]', 'data-code')).toBe('error-type-not-allowed');
+        await screenshot(page, '9-error-in-german');
+        await context.close();
+    }, 30_000);
 });

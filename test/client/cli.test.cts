@@ -1,5 +1,5 @@
-import { afterEach, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
-import { execFileSync, spawn } from 'node:child_process';
+import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -7,7 +7,7 @@ import { join, resolve } from 'node:path';
 import { APP_ID, FakeServer } from './fakeServer.cjs';
 
 const ROOT = resolve(__dirname, '../..');
-const CLI = join(ROOT, '.client/dist/cli.js');
+const CLI = join(ROOT, '.client/dist/cli.js'); // built by jest's global setup (test/global-setup.cjs)
 const dir = mkdtempSync(join(tmpdir(), 'lcu-cli-'));
 
 interface Outcome {
@@ -38,9 +38,6 @@ function writeFile(name: string, size: number): string {
 let server: FakeServer;
 const target = () => ['--url', server.url, '--app', APP_ID, '--token', server.token, '--rid', server.rid];
 
-beforeAll(() => {
-    execFileSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(ROOT, '.client')]);
-}, 60_000);
 beforeEach(async () => {
     server = await new FakeServer().start();
 });

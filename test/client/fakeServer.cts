@@ -36,10 +36,14 @@ export interface RecordedRequest {
     /** `{}` for a request without a body. */
     body: RequestBody;
     token?: string;
+    idempotencyKey?: string;
 }
 
-/** `drop`: destroy the socket before answering; `drop-after`: do the work, then destroy the socket. */
-export type Fault = 'drop' | 'drop-after' | { status: number; headers?: Record<string, string>; body?: unknown };
+/**
+ * `drop`: destroy the socket before answering; `drop-after`: do the work, then destroy the socket;
+ * an object: answer with that status and JSON `body`, or `raw` text as is (an HTML error page).
+ */
+export type Fault = 'drop' | 'drop-after' | { status: number; headers?: Record<string, string>; body?: unknown; raw?: string };
 
 export interface FaultRule {
     method: string;
@@ -105,6 +109,8 @@ export class FakeServer {
     readonly sessions = new Map<string, Session>();
     readonly posted: PostedFile[] = [];
     faults: FaultRule[] = [];
+    /** `POST upload` answers by Idempotency-Key: the body it came with and the answer it got (draft-ietf-httpapi-idempotency-key-header). */
+    readonly idempotent = new Map<string, { body: string; answer: [number, unknown] }>();
     /** Holds every PATCH this long before answering, so chunks overlap. */
     patchDelayMs = 0;
     onRequest?: (req: RecordedRequest) => void;
@@ -159,6 +165,7 @@ export class FakeServer {
             query: Object.fromEntries(url.searchParams),
             body: raw.length ? (JSON.parse(raw.toString('utf8')) as RequestBody) : ({} as RequestBody),
             token: req.headers['x-visitor-token'] as string | undefined,
+            idempotencyKey: req.headers['idempotency-key'] as string | undefined,
         };
         this.requests.push(recorded);
         this.onRequest?.(recorded);
@@ -167,6 +174,10 @@ export class FakeServer {
         );
         if (rule) rule.times = (rule.times ?? 1) - 1;
         if (rule?.fault === 'drop') return void req.socket.destroy();
+        if (rule && typeof rule.fault === 'object' && rule.fault.raw !== undefined) {
+            res.writeHead(rule.fault.status, rule.fault.headers);
+            return void res.end(rule.fault.raw);
+        }
         if (rule && typeof rule.fault === 'object') return answer(rule.fault.status, rule.fault.body, rule.fault.headers);
         if (recorded.method === 'PATCH') {
             const session = this.sessions.get(recorded.body?.uploadId);
@@ -188,7 +199,7 @@ export class FakeServer {
         if (r.token !== this.token) return [403, errorBody('unauthorized')];
         const key = `${r.method} ${r.route}`;
         if (key === 'GET limits') return [200, { success: true, ...this.limits }];
-        if (key === 'POST upload') return this.postUpload(r.body);
+        if (key === 'POST upload') return this.postUploadOnce(r);
         if (key === 'POST uploads') return this.createSession(r.body);
         if (key === 'PATCH uploads') return this.storeChunk(r.body);
         if (key === 'POST uploads/complete') return this.complete(this.sessions.get(r.body?.uploadId));
@@ -206,6 +217,18 @@ export class FakeServer {
         }
         if (this.limits.blockedTypes.includes(typeOf(name))) return [400, errorBody('error-type-not-allowed')];
         return size === 0 ? [400, errorBody('error-empty-file')] : undefined;
+    }
+
+    /** A repeated key with the same body gets the first answer and posts nothing; with another body, 422. */
+    private postUploadOnce(r: RecordedRequest): [number, unknown] {
+        if (r.idempotencyKey === undefined) return this.postUpload(r.body);
+        if (!/^"[\x20-\x21\x23-\x5b\x5d-\x7e]{1,255}"$/.test(r.idempotencyKey)) return [400, errorBody('error-invalid-idempotency-key')];
+        const body = JSON.stringify(r.body);
+        const seen = this.idempotent.get(r.idempotencyKey);
+        if (seen) return seen.body === body ? seen.answer : [422, errorBody('error-idempotency-key-reused')];
+        const answer = this.postUpload(r.body);
+        this.idempotent.set(r.idempotencyKey, { body, answer });
+        return answer;
     }
 
     private postUpload(body: RequestBody): [number, unknown] {

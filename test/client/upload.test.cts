@@ -9,6 +9,7 @@ import {
     memoryResumeStore,
     uploadFile,
     UploadAbortedError,
+    UploadFileError,
     UploadHttpError,
     UploadNetworkError,
     type UploadOptions,
@@ -16,6 +17,7 @@ import {
 } from '../../.client/src/index';
 import { parseRetryAfter } from '../../.client/src/http';
 import { encodeBase64 } from '../../.client/src/source';
+import { exifOrientation, gpsFingerprints, gpsBytesIn, hasGpsBlock, IPHONE_PHOTO, PHONE_12MP_PHOTO, readPhoto } from '../photos.cjs';
 import { APP_ID, FakeServer } from './fakeServer.cjs';
 
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
@@ -235,7 +237,7 @@ describe('uploadFile: typed errors', () => {
         expect(err).toBeInstanceOf(UploadHttpError);
         expect(err).toMatchObject({ status: 400, code: 'error-size-not-allowed', details: { sizeAllowed: 100_000 } });
         expect(server.routeCount('POST', 'uploads')).toBe(1);
-        expect(describeUploadError(err)).toBe('This file is too large. The limit is 98 KB.');
+        expect(describeUploadError(err)).toBe('This file is too large. The limit is 98 kB.');
     });
 
     it('rejects a blocked type with error-type-not-allowed and words a widget can show', async () => {
@@ -255,6 +257,55 @@ describe('uploadFile: typed errors', () => {
         const err = await uploadFile(options(randomBytes(10))).catch((e) => e);
         expect(err).toMatchObject({ status: 413, code: 'http-413' });
         expect(describeUploadError(err)).toMatch(/too large/);
+    });
+
+    // Express's json() parser answers a body that is not JSON before the app runs, with an HTML page.
+    const EXPRESS_400 =
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n<title>Error</title>\n</head>\n<body>\n<pre>Bad Request</pre>\n</body>\n</html>\n';
+
+    it.each([
+        [
+            "Express's HTML 400 Bad Request",
+            400,
+            'text/html; charset=utf-8',
+            EXPRESS_400,
+            'http-400',
+            'The file could not be sent. Please send it again.',
+        ],
+        [
+            'an HTML 413 from a proxy',
+            413,
+            'text/html',
+            '<html><body>413 Request Entity Too Large</body></html>',
+            'http-413',
+            'This file is too large for the server.',
+        ],
+        ['a JSON array', 400, 'application/json', '["no"]', 'http-400', 'The file could not be sent. Please send it again.'],
+        ['an empty 404', 404, 'text/plain', '', 'http-404', 'The file could not be sent.'],
+    ])('rejects %s with a typed error, not a JSON parse failure, and does not retry', async (_what, status, type, raw, code, words) => {
+        server.faults = [{ method: 'POST', route: 'upload', fault: { status, headers: { 'content-type': type }, raw } }];
+        const err = await uploadFile(options(randomBytes(10))).catch((e) => e);
+        expect(err).toBeInstanceOf(UploadHttpError);
+        expect(err).toMatchObject({ status, code, details: {} });
+        expect(err.message).toContain(`HTTP ${status}`);
+        expect(describeUploadError(err)).toBe(words);
+        expect(server.routeCount('POST', 'upload')).toBe(1);
+        expect(server.posted).toHaveLength(0);
+    });
+
+    it('retries an HTML 502 from a proxy and rejects with http-502 once the retries are spent', async () => {
+        server.faults = [
+            {
+                method: 'GET',
+                route: 'limits',
+                times: Infinity,
+                fault: { status: 502, headers: { 'content-type': 'text/html' }, raw: '<h1>502 Bad Gateway</h1>' },
+            },
+        ];
+        const err = await uploadFile(options(randomBytes(10), { retry: { retries: 2 } })).catch((e) => e);
+        expect(err).toMatchObject({ status: 502, code: 'http-502' });
+        expect(server.routeCount('GET', 'limits')).toBe(3);
+        expect(describeUploadError(err, 'de')).toBe('Der Server kann die Datei gerade nicht annehmen. Bitte versuchen Sie es später erneut.');
     });
 
     it('aborts the server session after a fatal chunk error', async () => {
@@ -359,6 +410,176 @@ describe('uploadFile: resume', () => {
     });
 });
 
+const UUID_KEY = /^"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"$/;
+const uploadPosts = () => server.requests.filter((r) => r.method === 'POST' && r.route === 'upload');
+
+describe('uploadFile: Idempotency-Key on POST upload', () => {
+    it('sends a random UUID as a structured-field string, a new one for each upload', async () => {
+        await uploadFile(options(randomBytes(100)));
+        await uploadFile(options(randomBytes(100)));
+        const keys = uploadPosts().map((r) => r.idempotencyKey);
+        expect(keys).toHaveLength(2);
+        for (const key of keys) expect(key).toMatch(UUID_KEY);
+        expect(keys[0]).not.toBe(keys[1]);
+        expect(server.posted).toHaveLength(2);
+    });
+
+    it('repeats the same key when the answer is lost, and the server answers the first message without posting again', async () => {
+        server.faults = [{ method: 'POST', route: 'upload', fault: 'drop-after' }];
+        const bytes = randomBytes(1000);
+        const message = await uploadFile(options(bytes));
+        const posts = uploadPosts();
+        expect(posts).toHaveLength(2);
+        expect(posts[1].idempotencyKey).toBe(posts[0].idempotencyKey);
+        expect(posts[1].body).toEqual(posts[0].body);
+        expect(server.posted).toHaveLength(1);
+        expect(message._id).toBe(server.posted[0].messageId);
+    });
+
+    it('waits retryAfterMs on error-upload-in-progress and repeats the same request, without using up the retries', async () => {
+        const inProgress = {
+            status: 409,
+            headers: { 'retry-after': '2' },
+            body: { success: false, error: 'error-upload-in-progress', retryAfterMs: 700 },
+        };
+        server.faults = [{ method: 'POST', route: 'upload', times: 3, fault: inProgress }];
+        const message = await uploadFile(options(randomBytes(1000), { retry: { retries: 0 } }));
+        const posts = uploadPosts();
+        expect(posts).toHaveLength(4);
+        expect(new Set(posts.map((r) => r.idempotencyKey)).size).toBe(1);
+        expect(new Set(posts.map((r) => JSON.stringify(r.body))).size).toBe(1);
+        expect(delays).toEqual([700, 700, 700]); // the body's milliseconds win over Retry-After's seconds
+        expect(message._id).toBe(server.posted[0].messageId);
+    });
+
+    it('falls back to Retry-After seconds when the answer has no retryAfterMs', async () => {
+        server.faults = [
+            {
+                method: 'POST',
+                route: 'upload',
+                fault: { status: 409, headers: { 'retry-after': '3' }, body: { success: false, error: 'error-upload-in-progress' } },
+            },
+        ];
+        await uploadFile(options(randomBytes(1000)));
+        expect(delays).toEqual([3000]);
+        expect(server.posted).toHaveLength(1);
+    });
+
+    it('gives up on error-upload-in-progress after inProgressMaxWaitMs, then after the retries', async () => {
+        const inProgress = { status: 409, body: { success: false, error: 'error-upload-in-progress', retryAfterMs: 1000 } };
+        server.faults = [{ method: 'POST', route: 'upload', times: Infinity, fault: inProgress }];
+        const err = await uploadFile(options(randomBytes(1000), { retry: { retries: 1, inProgressMaxWaitMs: 3000 } })).catch((e) => e);
+        expect(err).toMatchObject({ status: 409, code: 'error-upload-in-progress' });
+        expect(delays).toEqual([1000, 1000, 1000, 1000]);
+        expect(describeUploadError(err)).toBe('The file is still being processed. Please wait a moment.');
+    });
+
+    it.each([
+        ['error-idempotency-key-reused', 422],
+        ['error-invalid-idempotency-key', 400],
+    ])('treats %s as final', async (code, status) => {
+        server.faults = [{ method: 'POST', route: 'upload', fault: { status, body: { success: false, error: code } } }];
+        const err = await uploadFile(options(randomBytes(1000))).catch((e) => e);
+        expect(err).toMatchObject({ status, code });
+        expect(uploadPosts()).toHaveLength(1);
+        expect(describeUploadError(err)).toBe('The file could not be sent. Please send it again.');
+    });
+
+    it('waits when completing chunk or POST uploads/complete answer error-upload-in-progress, then gets the message once', async () => {
+        const chunk = server.limits.chunkSizeBytes;
+        const inProgress = { status: 409, body: { success: false, error: 'error-upload-in-progress', retryAfterMs: 400 } };
+        server.faults = [
+            { method: 'PATCH', route: 'uploads', when: (r) => r.body.offset === 2 * chunk, times: 2, fault: inProgress },
+            { method: 'GET', route: 'uploads', times: 1, fault: inProgress },
+        ];
+        const bytes = randomBytes(3 * chunk);
+        const message = await uploadFile(options(bytes, { parallel: 1, retry: { retries: 0 } }));
+        expect(delays.filter((d) => d === 400).length).toBeGreaterThanOrEqual(2);
+        expect(server.posted).toHaveLength(1);
+        expect(server.posted[0].bytes.equals(bytes)).toBe(true);
+        expect(message._id).toBe(server.posted[0].messageId);
+    });
+});
+
+describe('uploadFile: photo metadata removed on the device', () => {
+    /** Every byte the client sent as file data, chunk by chunk, retries included. */
+    const wireBytes = () =>
+        Buffer.concat(
+            server.requests.flatMap((r) => {
+                const data = r.body?.file?.data ?? r.body?.data;
+                return typeof data === 'string' ? [Buffer.from(data, 'base64')] : [];
+            }),
+        );
+
+    it('sends a phone photo without its GPS block in one request, keeping the orientation, and reports the bytes saved', async () => {
+        const photo = readPhoto(IPHONE_PHOTO);
+        expect(gpsFingerprints(photo).length).toBeGreaterThan(1);
+        const events: UploadProgress[] = [];
+        await uploadFile(options(IPHONE_PHOTO, { onProgress: (p) => events.push(p) }));
+        const sent = server.posted[0].bytes;
+        expect(gpsBytesIn(wireBytes(), photo)).toEqual([]);
+        expect(hasGpsBlock(sent)).toBe(false);
+        expect(sent.includes(Buffer.from('iPhone 4S'))).toBe(false);
+        expect(exifOrientation(sent)).toBe(6);
+        expect(sent.length).toBeLessThan(photo.length);
+        expect(events[0]).toEqual({
+            bytesConfirmed: 0,
+            totalBytes: sent.length,
+            originalBytes: photo.length,
+            bytesSaved: photo.length - sent.length,
+            metadataBytesRemoved: photo.length - sent.length,
+        });
+    });
+
+    it('strips the 13-megapixel photo before its chunks go out, so no chunk carries the GPS block', async () => {
+        const photo = readPhoto(PHONE_12MP_PHOTO);
+        await uploadFile(options(PHONE_12MP_PHOTO));
+        expect(server.routeCount('PATCH', 'uploads')).toBeGreaterThan(5);
+        expect(gpsBytesIn(wireBytes(), photo)).toEqual([]);
+        expect(hasGpsBlock(server.posted[0].bytes)).toBe(false);
+        expect(server.sessions.get('upload-1')?.size).toBe(server.posted[0].bytes.length);
+        // the pixels are copied, not re-encoded: the scan data is the original's
+        const sent = server.posted[0].bytes;
+        const scan = sent.subarray(sent.indexOf(Buffer.from([0xff, 0xda])));
+        expect(scan.length).toBeGreaterThan(800_000);
+        expect(photo.subarray(-scan.length).equals(scan)).toBe(true);
+    });
+
+    it('sends the photo as it is with stripMetadata: false', async () => {
+        const photo = readPhoto(IPHONE_PHOTO);
+        await uploadFile(options(photo, { name: 'photo.jpg', stripMetadata: false }));
+        expect(server.posted[0].bytes.equals(photo)).toBe(true);
+    });
+
+    it('leaves files that are not JPEG, PNG or WebP untouched, whatever their name', async () => {
+        const bytes = Buffer.concat([Buffer.from('%PDF-1.7\n'), randomBytes(2000)]);
+        const events: UploadProgress[] = [];
+        await uploadFile(options(bytes, { name: 'scan.jpg', onProgress: (p) => events.push(p) }));
+        expect(server.posted[0].bytes.equals(bytes)).toBe(true);
+        expect(events[0]).toMatchObject({ totalBytes: bytes.length, originalBytes: bytes.length, bytesSaved: 0, metadataBytesRemoved: 0 });
+    });
+
+    it('refuses a damaged photo on the device with error-content-malformed, before any request', async () => {
+        const photo = readPhoto(IPHONE_PHOTO);
+        const damaged = photo.subarray(0, 400); // cut inside the Exif segment
+        const err = await uploadFile(options(damaged, { name: 'photo.jpg' })).catch((e) => e);
+        expect(err).toBeInstanceOf(UploadFileError);
+        expect(err.code).toBe('error-content-malformed');
+        expect(server.requests).toHaveLength(0);
+        expect(describeUploadError(err, 'fr')).toBe(
+            'Cette image est endommagée et ne peut pas être envoyée en toute sécurité. Essayez une autre copie.',
+        );
+    });
+
+    it('ignores maxImageDimension where there is no createImageBitmap (Node) and still strips', async () => {
+        const photo = readPhoto(PHONE_12MP_PHOTO);
+        const events: UploadProgress[] = [];
+        await uploadFile(options(photo, { name: 'big.jpg', maxImageDimension: 1024, onProgress: (p) => events.push(p) }));
+        expect(events[0].downscaledTo).toBeUndefined();
+        expect(events[0].metadataBytesRemoved).toBe(photo.length - server.posted[0].bytes.length);
+    });
+});
+
 describe('describeUploadError', () => {
     it.each([
         ['error-type-not-allowed', 400, 'This type of file is not allowed here.'],
@@ -373,6 +594,25 @@ describe('describeUploadError', () => {
 
     it('words a cancel', () => {
         expect(describeUploadError(new UploadAbortedError())).toBe('The upload was cancelled.');
+    });
+
+    it.each([
+        ['de-AT', 'Diese Datei ist zu groß. Die Grenze liegt bei 16 MB.'],
+        [['xx', 'pt-PT'], 'Este arquivo é grande demais. O limite é 16 MB.'],
+        ['zh-TW', '此文件太大。上限为 16 MB。'],
+        ['ja-JP', 'このファイルは大きすぎます。上限は 16 MB です。'],
+        ['en-GB', 'This file is too large. The limit is 16 MB.'],
+        ['ko', 'This file is too large. The limit is 16 MB.'],
+        [undefined, 'This file is too large. The limit is 16 MB.'],
+    ])('speaks %j, with the limit in its number format', (locale, words) => {
+        const err = new UploadHttpError(400, 'error-size-not-allowed', { sizeAllowed: 16 * 1024 * 1024 });
+        expect(describeUploadError(err, locale)).toBe(words);
+    });
+
+    it('formats a fractional limit the way the language writes numbers', () => {
+        const err = new UploadHttpError(400, 'error-size-not-allowed', { sizeAllowed: 1.5 * 1024 * 1024 });
+        expect(describeUploadError(err, 'de')).toBe('Diese Datei ist zu groß. Die Grenze liegt bei 1,5 MB.');
+        expect(describeUploadError(err, 'en')).toBe('This file is too large. The limit is 1.5 MB.');
     });
 });
 
@@ -393,6 +633,28 @@ describe('runtimes without Node globals', () => {
             const bytes = randomBytes(size);
             expect(await without('Buffer', () => encodeBase64(bytes))).toBe(bytes.toString('base64'));
         }
+    });
+
+    it('makes the Idempotency-Key with node:crypto when there is no global crypto (Node 18)', async () => {
+        await without('crypto', () => uploadFile(options(randomBytes(100))));
+        expect(uploadPosts()[0].idempotencyKey).toMatch(UUID_KEY);
+    });
+
+    it('makes a version 4 UUID from getRandomValues where randomUUID is missing (pages served over plain http)', async () => {
+        const saved = Object.getOwnPropertyDescriptor(globalThis, 'crypto')!;
+        const webCrypto = globalThis.crypto;
+        const insecure = { getRandomValues: (a: Uint8Array) => webCrypto.getRandomValues(a), subtle: webCrypto.subtle };
+        Object.defineProperty(globalThis, 'crypto', { value: insecure, configurable: true, writable: true });
+        try {
+            await uploadFile(options(randomBytes(100)));
+            await uploadFile(options(randomBytes(100)));
+        } finally {
+            Object.defineProperty(globalThis, 'crypto', saved);
+        }
+        const [first, second] = uploadPosts().map((r) => r.idempotencyKey);
+        expect(first).toMatch(UUID_KEY);
+        expect(second).toMatch(UUID_KEY);
+        expect(first).not.toBe(second);
     });
 
     it('hashes chunks with node:crypto when there is no global crypto (Node 18)', async () => {

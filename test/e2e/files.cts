@@ -71,8 +71,8 @@ export function makeWav(): TestFile {
 }
 
 /** Random bytes with a name no format claims: the content check lets unknown binary through. */
-export function makeBinary(size: number): TestFile {
-    return { name: 'dump.bin', type: 'application/octet-stream', bytes: randomBytes(size) };
+export function makeBinary(size: number, name = 'dump.bin'): TestFile {
+    return { name, type: 'application/octet-stream', bytes: randomBytes(size) };
 }
 
 /** True when an EXIF block holds the GPS IFD pointer (tag 0x8825), in either byte order. */

@@ -103,7 +103,14 @@ export async function callApp(
     target: Target,
     method: string,
     route: string,
-    options: { token?: string; body?: unknown; raw?: string; query?: Record<string, string>; headers?: Record<string, string> } = {},
+    options: {
+        token?: string;
+        body?: unknown;
+        raw?: string;
+        query?: Record<string, string>;
+        headers?: Record<string, string>;
+        signal?: AbortSignal;
+    } = {},
 ): Promise<Reply> {
     const query = options.query ? `?${new URLSearchParams(options.query)}` : '';
     const headers: Record<string, string> = { ...(options.headers ?? {}) };
@@ -115,7 +122,7 @@ export async function callApp(
         headers['content-type'] = 'application/json';
         body = JSON.stringify(options.body);
     }
-    const response = await fetch(`${target.url}/api/apps/public/${APP_ID}/${route}${query}`, { method, headers, body });
+    const response = await fetch(`${target.url}/api/apps/public/${APP_ID}/${route}${query}`, { method, headers, body, signal: options.signal });
     const text = await response.text();
     let parsed: unknown = text;
     try {
@@ -279,4 +286,29 @@ export async function installApp(target: Target, zipPath: string): Promise<strin
 
 export async function removeApp(target: Target, appId: string): Promise<void> {
     await fetch(`${target.url}/api/apps/${appId}`, { method: 'DELETE', headers: await adminHeaders(target) });
+}
+
+/** One document of the app's log, as Rocket.Chat stores it (the engine's ILoggerStorageEntry). */
+export interface AppLogEntry {
+    appId: string;
+    method: string;
+    entries: Array<{ severity: string; method: string; caller: string; args: unknown[] }>;
+    _createdAt: string;
+}
+
+/** The app's whole log, newest first, as an admin reads it (`GET /api/apps/:id/logs`, 100 a page). */
+export async function appLogs(target: Target): Promise<AppLogEntry[]> {
+    const headers = await adminHeaders(target);
+    const logs: AppLogEntry[] = [];
+    for (;;) {
+        const response = await fetch(`${target.url}/api/apps/${APP_ID}/logs?offset=${logs.length}&count=100`, { headers });
+        const page = await response.json();
+        if (!response.ok) {
+            throw new Error(`reading the app's log failed: ${response.status} ${JSON.stringify(page)}`);
+        }
+        logs.push(...page.logs);
+        if (page.logs.length === 0 || logs.length >= page.total) {
+            return logs;
+        }
+    }
 }

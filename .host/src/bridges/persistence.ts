@@ -36,9 +36,7 @@ export class HostPersistenceBridge extends PersistenceBridge {
     }
 
     protected async readByAssociations(associations: Array<RocketChatAssociationRecord>, appId: string): Promise<Array<object>> {
-        return this.ctx.store
-            .persistenceIdsByAssociations(appId, keys(associations))
-            .map((id) => this.ctx.store.persistenceRead(appId, id) as object);
+        return this.ctx.store.persistenceReadByAssociations(appId, keys(associations));
     }
 
     protected async remove(id: string, appId: string): Promise<object | undefined> {
@@ -49,11 +47,8 @@ export class HostPersistenceBridge extends PersistenceBridge {
     }
 
     protected async removeByAssociations(associations: Array<RocketChatAssociationRecord>, appId: string): Promise<Array<object> | undefined> {
-        const ids = this.ctx.store.persistenceIdsByAssociations(appId, keys(associations));
-        if (ids.length === 0) return undefined;
-        const records = ids.map((id) => this.ctx.store.persistenceRead(appId, id) as object);
-        for (const id of ids) this.ctx.store.persistenceRemove(appId, id);
-        return records;
+        const records = this.ctx.store.persistenceRemoveByAssociations(appId, keys(associations));
+        return records.length === 0 ? undefined : records;
     }
 
     protected async update(id: string, data: object, upsert: boolean, appId: string): Promise<string> {
@@ -68,13 +63,9 @@ export class HostPersistenceBridge extends PersistenceBridge {
         upsert: boolean,
         appId: string,
     ): Promise<string> {
-        const ids = this.ctx.store.persistenceIdsByAssociations(appId, keys(associations));
-        if (ids.length === 0) {
-            if (!upsert) throw new Error('No record with those associations to update');
-            return this.ctx.store.persistenceCreate(appId, data, keys(associations));
-        }
         // Rocket.Chat's updateMany: every matching record gets the data; the first id is returned
-        for (const id of ids) this.ctx.store.persistenceUpdate(appId, id, data);
-        return ids[0];
+        const id = this.ctx.store.persistenceUpsertByAssociations(appId, keys(associations), data, upsert);
+        if (id === undefined) throw new Error('No record with those associations to update');
+        return id;
     }
 }

@@ -14,7 +14,7 @@ import { parseMultipart } from './multipart';
 // the host reports a Rocket.Chat version: the one whose app-route body parsing it reproduces (7.6+).
 export const HOST_VERSION = '7.6.0-local-host';
 
-/** `GET /api/info`, login, `me`, server settings, and the apps REST (install, update, remove, app settings). */
+/** `GET /api/info`, login, `me`, server settings, and the apps REST (install, update, remove, app settings, app log). */
 export function createDeployAndAdminRouter(ctx: HostContext, settings: ServerSettings, manager: AppManager): Router {
     const r = express.Router();
     const json = express.json();
@@ -186,6 +186,19 @@ export function createDeployAndAdminRouter(ctx: HostContext, settings: ServerSet
             }
         }
         res.json({ updated, success: true });
+    });
+
+    // The app's log as an admin reads it (ee/server/apps/communication/endpoints/appLogsHandler.ts, permission
+    // manage-apps): what the engine stored through logStorage.storeEntries, newest first, paginated like
+    // getPaginationItems (count defaults to 50 and is capped at 100, the API_Default_Count / API_Upper_Count_Limit defaults).
+    r.get('/api/apps/:id/logs', async (req, res) => {
+        if (!requireAdmin(ctx, req, res)) return;
+        if (!manager.getOneById(req.params.id))
+            return void res.status(404).json({ success: false, error: `No App found by the id of: ${req.params.id}` });
+        const offset = Number.parseInt(String(req.query.offset ?? 0), 10) || 0;
+        const count = Math.min(Number.parseInt(String(req.query.count ?? 50), 10) || 50, 100);
+        const { logs, total } = await manager.getLogStorage().findPaginated({ appId: req.params.id }, { skip: offset, limit: count });
+        res.json({ offset, logs, count: logs.length, total, success: true });
     });
 
     return r;
