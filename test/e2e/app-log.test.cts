@@ -22,7 +22,7 @@ afterAll(async () => {
 });
 
 /** Uploads as a widget does, with the client library, and lists the requests it made ("GET limits", …). */
-async function uploadAsWidget(visitor: Visitor, file: { name: string; type: string; bytes: Buffer }) {
+async function uploadAsWidget(visitor: Visitor, file: { name: string; type: string; bytes: Buffer }, stripMetadata = true) {
     const requests: string[] = [];
     const countingFetch: typeof fetch = (input, init) => {
         const url = new URL(String(input));
@@ -37,6 +37,7 @@ async function uploadAsWidget(visitor: Visitor, file: { name: string; type: stri
         file: file.bytes,
         name: file.name,
         type: file.type,
+        stripMetadata,
         fetch: countingFetch,
     });
     return { message, requests };
@@ -60,12 +61,19 @@ interface LoggedRequest {
     content: { file: { data: string }; offset: number; data: string };
 }
 
-it('keeps the visitor token, and the photo as sent with its GPS position, in the app log of a small upload', async () => {
+/** The bytes of the file in the engine's log entry for a visitor's `POST upload`. */
+async function loggedUploadBytes(visitor: Visitor): Promise<Buffer> {
+    const upload = withToken(await appLogs(target), visitor.token).find(({ log }) => log.method === 'api:upload:post')!;
+    return Buffer.from(loggedRequest(upload.entries[0]).content.file.data, 'base64');
+}
+
+it('keeps the visitor token, and the photo as sent — with its GPS position unless the client removed it — in the app log of a small upload', async () => {
     const visitor = await newVisitor(target);
     const photo = await makePhoto(1);
     expect(hasGpsTag((await sharp(photo.bytes).metadata()).exif)).toBe(true);
 
-    const { message, requests } = await uploadAsWidget(visitor, photo);
+    // A client that sends the photo as taken (the library with stripMetadata off, or any other client).
+    const { message, requests } = await uploadAsWidget(visitor, photo, false);
 
     expect(requests).toEqual(['GET limits', 'POST upload']);
     const stored = await download(target, visitor, String(message.attachments![0].title_link));
@@ -79,14 +87,21 @@ it('keeps the visitor token, and the photo as sent with its GPS position, in the
         expect(entries[0]).toMatchObject({ severity: 'debug', args: [`${path}'s ${log.method} is being executed...`, expect.anything()] });
         expect(loggedRequest(entries[0]).headers['x-visitor-token']).toBe(visitor.token);
     }
-    const upload = logged.find(({ log }) => log.method === 'api:upload:post')!;
-    const loggedBytes = Buffer.from(loggedRequest(upload.entries[0]).content.file.data, 'base64');
+    const loggedBytes = await loggedUploadBytes(visitor);
     expect(loggedBytes.equals(photo.bytes)).toBe(true);
     expect(hasGpsTag((await sharp(loggedBytes).metadata()).exif)).toBe(true);
 
+    // The client library's default: the metadata is removed on the device, so the log has none either.
+    const careful = await newVisitor(target);
+    await uploadAsWidget(careful, photo);
+    const carefulBytes = await loggedUploadBytes(careful);
+    expect(carefulBytes.length).toBeLessThan(photo.bytes.length);
+    expect(hasGpsTag((await sharp(carefulBytes).metadata()).exif)).toBe(false);
+
     console.log(
         `app log, small upload (POST upload): ${requests.length} requests, ${logged.length} log entries with the visitor token ` +
-            `(${logged.map(({ entries }) => entries.length).join(' + ')} per request); the file as sent, GPS included, is in the log`,
+            `(${logged.map(({ entries }) => entries.length).join(' + ')} per request); the file as sent is in the log: GPS included from a client that ` +
+            `sends the photo as taken, none from the client library (it removes photo metadata on the device by default)`,
     );
 });
 
