@@ -1,7 +1,16 @@
-import type { IAppAccessors, IConfigurationExtend, IEnvironmentRead, ILogger } from '@rocket.chat/apps-engine/definition/accessors';
+import type {
+    IAppAccessors,
+    IConfigurationExtend,
+    IConfigurationModify,
+    IEnvironmentRead,
+    IHttp,
+    ILogger,
+    IRead,
+} from '@rocket.chat/apps-engine/definition/accessors';
 import { ApiSecurity, ApiVisibility } from '@rocket.chat/apps-engine/definition/api';
 import { App } from '@rocket.chat/apps-engine/definition/App';
 import type { IAppInfo } from '@rocket.chat/apps-engine/definition/metadata';
+import type { ISetting } from '@rocket.chat/apps-engine/definition/settings';
 import { StartupType } from '@rocket.chat/apps-engine/definition/scheduler';
 
 import { CompleteUploadEndpoint } from './endpoints/complete-endpoint';
@@ -16,11 +25,16 @@ import { removeExpiredSessions } from './lib/services/uploads';
 const CLEANUP_INTERVAL = '5 minutes';
 
 export class LivechatUploadApp extends App {
-    /** This server's locks and session cache: Rocket.Chat runs one app process per server. */
+    /** This server's locks, caches and completion slots: Rocket.Chat runs one app process per server. */
     private readonly serverState = new ServerState();
 
     constructor(info: IAppInfo, logger: ILogger, accessors: IAppAccessors) {
         super(info, logger, accessors);
+    }
+
+    /** An admin saved one of the app's settings: the next request reads them again. */
+    public async onSettingUpdated(_setting: ISetting, _modify: IConfigurationModify, _read: IRead, _http: IHttp): Promise<void> {
+        this.serverState.settings.forgetAppSettings();
     }
 
     protected async extendConfiguration(configuration: IConfigurationExtend, _environment: IEnvironmentRead): Promise<void> {

@@ -29,7 +29,7 @@ export abstract class EndpointBase extends ApiEndpoint {
 
     protected async handle(request: IApiRequest, read: IRead, modify: IModify, persis: IPersistence, handler: Handler): Promise<IApiResponse> {
         const logger = this.app.getLogger();
-        const gate = await readGateConfig(read);
+        const gate = await readGateConfig(read, this.state.settings);
         gate.problems.forEach((problem) => logger.error('setting ignored', problem));
         const cors = buildCorsHeaders(headerOf(request, 'origin'), gate.corsOrigins);
         const reply = (answer: Answer): IApiResponse => ({
@@ -47,7 +47,7 @@ export abstract class EndpointBase extends ApiEndpoint {
             }
             let config: Promise<EffectiveConfig> | undefined;
             const loadConfig = (): Promise<EffectiveConfig> =>
-                (config ??= readEffectiveConfig(read, gate.values).then((resolved) => {
+                (config ??= readEffectiveConfig(read, gate.values, this.state.settings).then((resolved) => {
                     resolved.problems.filter((p) => !gate.problems.includes(p)).forEach((problem) => logger.error('setting ignored', problem));
                     return resolved.config;
                 }));
@@ -95,7 +95,7 @@ export abstract class EndpointBase extends ApiEndpoint {
 
     /** The CORS preflight: no token needed, nothing read but the allowed origins. */
     public async options(request: IApiRequest, _endpoint: IApiEndpointInfo, read: IRead): Promise<IApiResponse> {
-        const { corsOrigins } = await readGateConfig(read);
+        const { corsOrigins } = await readGateConfig(read, this.state.settings);
         return { status: 204, headers: buildCorsHeaders(headerOf(request, 'origin'), corsOrigins) };
     }
 }

@@ -1,19 +1,12 @@
-import {
-    APP_SETTINGS,
-    type AppSettingKey,
-    BYTES_PER_MIB,
-    CONTENT_CHECKS,
-    type ContentCheck,
-    ENGINE_SAFE_MAX_FILE_SIZE_BYTES,
-    MS_PER_HOUR,
-    SERVER_SETTINGS,
-} from './settings';
+import { APP_SETTINGS, type AppSettingKey, BYTES_PER_MIB, CONTENT_CHECKS, type ContentCheck, MS_PER_HOUR, SERVER_SETTINGS } from './settings';
 
 /** What every check uses: the app's settings and the server's combined. */
 export interface EffectiveConfig {
     enabled: boolean;
-    /** The smallest of the server's limit, the app's limit and the engine-safe limit. */
+    /** The smallest of the server's limit, the app's limit and the engine limit. */
     maxFileSizeBytes: number;
+    /** Completions (reading the file back, one `uploadBuffer`) this server runs at once; others wait their turn. */
+    maxConcurrentCompletions: number;
     serverWhiteList: string[];
     serverBlackList: string[];
     allowedTypes: string[];
@@ -134,6 +127,7 @@ function readServerTypeList(server: Values, key: 'whiteList' | 'blackList'): str
 export function resolveConfig(app: Values, server: Values): ResolvedConfig {
     const problems: string[] = [];
     const appMaxBytes = readPositiveNumber(app, 'maxFileSizeMb', problems) * BYTES_PER_MIB;
+    const engineMaxBytes = readPositiveNumber(app, 'engineMaxFileSizeMb', problems) * BYTES_PER_MIB;
     const serverMaxBytes = readServerMaxFileSize(server, problems);
     const corsSetting = appValue(app, 'corsOrigins');
     const corsOrigins = parseOriginList(typeof corsSetting === 'string' ? corsSetting : APP_SETTINGS.corsOrigins.packageValue);
@@ -142,7 +136,8 @@ export function resolveConfig(app: Values, server: Values): ResolvedConfig {
             readAppBoolean(app, 'enabled', problems) &&
             readServerBoolean(server, 'fileUploadEnabled', problems) &&
             readServerBoolean(server, 'livechatUploadEnabled', problems),
-        maxFileSizeBytes: Math.floor(Math.min(appMaxBytes, serverMaxBytes, ENGINE_SAFE_MAX_FILE_SIZE_BYTES)),
+        maxFileSizeBytes: Math.floor(Math.min(appMaxBytes, serverMaxBytes, engineMaxBytes)),
+        maxConcurrentCompletions: Math.max(1, Math.floor(readPositiveNumber(app, 'maxConcurrentCompletions', problems))),
         serverWhiteList: readServerTypeList(server, 'whiteList'),
         serverBlackList: readServerTypeList(server, 'blackList'),
         allowedTypes: parseTypeList(appValue(app, 'allowedTypes')),

@@ -66,3 +66,51 @@ function waitAtMost(promise: Promise<void>, limitMs: number, key: string): Promi
         });
     });
 }
+
+/**
+ * At most `limit` holders at once, the others queued in order (the limit is read per call, so an
+ * admin's change applies to the next one). Used to bound how many completions, each holding a file
+ * in memory several times over, one server runs together.
+ */
+export class Semaphore {
+    private running = 0;
+    private readonly waiting: Array<() => void> = [];
+
+    /**
+     * Runs `work` once fewer than `limit` others run, and returns its result. Rejects with
+     * `LockWaitTimeout` (without running `work`) when no slot frees within `waitLimitMs`.
+     */
+    public async run<T>(limit: number, work: () => Promise<T>, waitLimitMs: number, name = 'slots'): Promise<T> {
+        if (this.running < limit && this.waiting.length === 0) {
+            this.running += 1;
+        } else {
+            // A holder that finishes hands its slot to the first waiter: `running` already counts it.
+            await new Promise<void>((resolve, reject) => {
+                const wake = (): void => {
+                    clearTimeout(timer);
+                    resolve();
+                };
+                const timer = setTimeout(() => {
+                    this.waiting.splice(this.waiting.indexOf(wake), 1);
+                    reject(new LockWaitTimeout(name));
+                }, waitLimitMs);
+                this.waiting.push(wake);
+            });
+        }
+        try {
+            return await work();
+        } finally {
+            const next = this.waiting.shift();
+            if (next) {
+                next();
+            } else {
+                this.running -= 1;
+            }
+        }
+    }
+
+    /** Holders now (for tests and diagnostics). */
+    public get active(): number {
+        return this.running;
+    }
+}

@@ -7,12 +7,12 @@ export const BYTES_PER_MIB = 1024 * 1024;
 export const MS_PER_HOUR = 60 * 60 * 1000;
 
 /**
- * The largest file one `uploadBuffer` call carries through the Apps-Engine runtime inside its 30 s
- * call timeout with room to spare. The runtime JSON-stringifies every Buffer it sends to the host
+ * The default of the engine limit setting: the largest file one `uploadBuffer` call carries through a
+ * stock Apps-Engine runtime inside its 30 s call timeout with room to spare. The runtime JSON-stringifies every Buffer it sends to the host
  * (docs/ROCKETCHAT.md, "The upload accessor's cost"). Measured with `npm run bench` on 2 cores
  * (docs/PERFORMANCE.md): the runtime took at most 30 MiB (≈18 s) and timed out at 40 MiB; completing
  * a 16 MiB upload took 8.7–8.9 s, a 3.4× margin for a slower or busier server, against 2.7× at 20 MiB.
- * It caps every file whatever the settings say, and is the default of the app's own size setting.
+ * An engine with the fixes of docs/ENGINE.md carries far more; admins raise the limit there.
  */
 export const ENGINE_SAFE_MAX_FILE_SIZE_BYTES = 16 * BYTES_PER_MIB;
 
@@ -55,6 +55,8 @@ export const APP_SETTINGS = {
     sessionTtlHours: setting('livechat_upload_session_ttl_hours', NUMBER, 24),
     maxOpenSessions: setting('livechat_upload_max_open_sessions', NUMBER, 5),
     maxStagedMb: setting('livechat_upload_max_staged_mb', NUMBER, 100),
+    engineMaxFileSizeMb: setting('livechat_upload_engine_max_file_size_mb', NUMBER, ENGINE_SAFE_MAX_FILE_SIZE_BYTES / BYTES_PER_MIB),
+    maxConcurrentCompletions: setting('livechat_upload_max_concurrent_completions', NUMBER, 2),
     corsOrigins: setting('livechat_upload_cors_origins', STRING, '*'),
 };
 

@@ -137,6 +137,10 @@ export interface FakeWorld {
     logs: FakeLogEntry[];
     /** Ids of the settings read, in order: each read is a round trip through the runtime. */
     settingReads: string[];
+    /** Every other bridge call the app made, in order (`persistence.readByAssociation`, `room.getById`, …). */
+    bridgeCalls: string[];
+    /** The most uploadBuffer calls that were running at the same moment. */
+    peakConcurrentUploads: number;
     /** Makes the next uploadBuffer throw, as a scanning app's IPreFileUpload would. */
     rejectUploads?: string;
     /**
@@ -155,7 +159,7 @@ export interface FakeWorld {
 }
 
 /** Waits short enough for unit tests, in the same proportions as the app's defaults. */
-export const FAST_TIMING: CoordinationTiming = { waitLimitMs: 2_000, pollMs: 10, claimRenewMs: 50, claimStaleMs: 300 };
+export const FAST_TIMING: CoordinationTiming = { waitLimitMs: 2_000, pollMs: 10, claimRenewMs: 50, claimStaleMs: 300, settingsTtlMs: 0 };
 
 /** Another server of the same cluster: its own locks and cache, the same persistence and rooms. */
 export function createServer(timing: CoordinationTiming = FAST_TIMING, now?: () => number): ServerState {
@@ -163,6 +167,8 @@ export function createServer(timing: CoordinationTiming = FAST_TIMING, now?: () 
 }
 
 let counter = 0;
+/** uploadBuffer calls running now, across every accessor set of the test (one runtime). */
+let running = 0;
 const nextId = (prefix: string): string => `${prefix}${(counter += 1).toString().padStart(6, '0')}`;
 
 export function createWorld(): FakeWorld {
@@ -186,6 +192,8 @@ export function createWorld(): FakeWorld {
         records: [],
         logs: [],
         settingReads: [],
+        bridgeCalls: [],
+        peakConcurrentUploads: 0,
         uploadCalls: 0,
         server: undefined as unknown as ServerState,
         clockOffsetMs: 0,
@@ -211,21 +219,31 @@ function roomOf(world: FakeWorld, id: string): ILivechatRoom | null {
 
 export function createAccessors(world: FakeWorld): FakeAccessors {
     let failNextMessageRead = false;
+    const note = (call: string): void => void world.bridgeCalls.push(call);
     /** The message each builder the updater handed out edits. */
     const drafts = new WeakMap<object, FakeMessage>();
     const persistenceReader: ReturnType<FakeRead['getPersistenceReader']> = {
-        read: async (id: string) => world.records.find((r) => r.id === id)?.data ?? null,
-        readByAssociation: async (a) => world.records.filter((r) => matches(r, [keyOf(a)])).map((r) => structuredClone(r.data)),
-        readByAssociations: async (as) => world.records.filter((r) => matches(r, as.map(keyOf))).map((r) => structuredClone(r.data)),
+        read: async (id: string) => (note('persistence.read'), world.records.find((r) => r.id === id)?.data ?? null),
+        readByAssociation: async (a) => (
+            note('persistence.readByAssociation'),
+            world.records.filter((r) => matches(r, [keyOf(a)])).map((r) => structuredClone(r.data))
+        ),
+        readByAssociations: async (as) => (
+            note('persistence.readByAssociations'),
+            world.records.filter((r) => matches(r, as.map(keyOf))).map((r) => structuredClone(r.data))
+        ),
     };
     const persis: FakePersistence = {
-        create: async (data) => add(world, data, []),
-        createWithAssociation: async (data, a) => add(world, data, [keyOf(a)]),
-        createWithAssociations: async (data, as) => add(world, data, as.map(keyOf)),
-        updateByAssociation: async (a, data, upsert) => upsertRecord(world, [keyOf(a)], data, upsert),
-        updateByAssociations: async (as, data, upsert) => upsertRecord(world, as.map(keyOf), data, upsert),
-        removeByAssociation: async (a) => removeRecords(world, [keyOf(a)]),
-        removeByAssociations: async (as) => removeRecords(world, as.map(keyOf)),
+        create: async (data) => (note('persistence.create'), add(world, data, [])),
+        createWithAssociation: async (data, a) => (note('persistence.createWithAssociation'), add(world, data, [keyOf(a)])),
+        createWithAssociations: async (data, as) => (note('persistence.createWithAssociations'), add(world, data, as.map(keyOf))),
+        updateByAssociation: async (a, data, upsert) => (note('persistence.updateByAssociation'), upsertRecord(world, [keyOf(a)], data, upsert)),
+        updateByAssociations: async (as, data, upsert) => (
+            note('persistence.updateByAssociations'),
+            upsertRecord(world, as.map(keyOf), data, upsert)
+        ),
+        removeByAssociation: async (a) => (note('persistence.removeByAssociation'), removeRecords(world, [keyOf(a)])),
+        removeByAssociations: async (as) => (note('persistence.removeByAssociations'), removeRecords(world, as.map(keyOf))),
     };
     const read: FakeRead = {
         getPersistenceReader: () => persistenceReader,
@@ -247,11 +265,15 @@ export function createAccessors(world: FakeWorld): FakeAccessors {
             }),
         }),
         getLivechatReader: () => ({
-            getLivechatVisitorByToken: async (token) => world.visitors.find((v) => v.token === token) ?? null,
+            getLivechatVisitorByToken: async (token) => (
+                note('livechat.getLivechatVisitorByToken'),
+                world.visitors.find((v) => v.token === token) ?? null
+            ),
         }),
         getRoomReader: () => ({
-            getById: async (id) => roomOf(world, id),
+            getById: async (id) => (note('room.getById'), roomOf(world, id)),
             getMessages: async (rid, options = {}) => {
+                note('room.getMessages');
                 if (failNextMessageRead) {
                     failNextMessageRead = false;
                     throw new Error(world.failAfterUpload);
@@ -286,10 +308,14 @@ export function createAccessors(world: FakeWorld): FakeAccessors {
         getCreator: () => ({
             getUploadCreator: () => ({
                 uploadBuffer: async (bytes, descriptor) => {
+                    note('upload.uploadBuffer');
                     world.uploadCalls += 1;
+                    running += 1;
+                    world.peakConcurrentUploads = Math.max(world.peakConcurrentUploads, running);
                     if (world.uploadDelayMs) {
                         await new Promise((resolve) => setTimeout(resolve, world.uploadDelayMs));
                     }
+                    running -= 1;
                     if (world.rejectUploads) {
                         throw new Error(world.rejectUploads);
                     }

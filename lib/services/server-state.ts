@@ -1,4 +1,4 @@
-import { KeyedMutex } from '../locks';
+import { KeyedMutex, Semaphore } from '../locks';
 import { type ChunkMark, type UploadSession } from '../session';
 
 /** How long requests wait for each other, and how claims are kept alive (see `claim.ts`). */
@@ -13,9 +13,21 @@ export interface CoordinationTiming {
     pollMs: number;
     claimRenewMs: number;
     claimStaleMs: number;
+    /**
+     * A setting value read this long ago is read again. The app's own settings are also forgotten at
+     * once when the admin saves one (`onSettingUpdated`); Rocket.Chat's are only re-read, so an admin's
+     * change to a server setting takes up to this long to apply.
+     */
+    settingsTtlMs: number;
 }
 
-export const DEFAULT_TIMING: CoordinationTiming = { waitLimitMs: 20_000, pollMs: 250, claimRenewMs: 5_000, claimStaleMs: 30_000 };
+export const DEFAULT_TIMING: CoordinationTiming = {
+    waitLimitMs: 20_000,
+    pollMs: 250,
+    claimRenewMs: 5_000,
+    claimStaleMs: 30_000,
+    settingsTtlMs: 2_000,
+};
 
 /** What one server knows of a session it has served: the session and the chunks it saw stored. */
 export interface CachedSession {
@@ -63,19 +75,52 @@ export class SessionCache {
     }
 }
 
+/** Setting values this server read, with when; one map for the app's settings, one for the server's. */
+export class SettingsCache {
+    private readonly values = {
+        app: new Map<string, { value: unknown; atMs: number }>(),
+        server: new Map<string, { value: unknown; atMs: number }>(),
+    };
+
+    constructor(
+        private readonly ttlMs: number,
+        private readonly now: () => number,
+    ) {}
+
+    /** The value read less than the TTL ago, as `{ value }`, or undefined. */
+    public get(kind: 'app' | 'server', id: string): { value: unknown } | undefined {
+        const entry = this.values[kind].get(id);
+        return entry && this.now() - entry.atMs < this.ttlMs ? { value: entry.value } : undefined;
+    }
+
+    public put(kind: 'app' | 'server', id: string, value: unknown): void {
+        this.values[kind].set(id, { value, atMs: this.now() });
+    }
+
+    /** Forgets the app's settings (the admin saved one). */
+    public forgetAppSettings(): void {
+        this.values.app.clear();
+    }
+}
+
 /**
  * What lives as long as the app's process on one server: the locks that serialize its own
- * requests, and the session cache. Rocket.Chat runs one such process per app per server; the
+ * requests, the session and settings caches, and the completion slots. Rocket.Chat runs one such process per app per server; the
  * app creates one `ServerState` and hands it to every endpoint.
  */
 export class ServerState {
     public readonly locks = new KeyedMutex();
     public readonly sessions = new SessionCache();
+    public readonly settings: SettingsCache;
+    /** Completions running on this server: each holds its file in memory several times over. */
+    public readonly completions = new Semaphore();
 
     constructor(
         public readonly timing: CoordinationTiming = DEFAULT_TIMING,
         public readonly now: () => number = () => Date.now(),
-    ) {}
+    ) {
+        this.settings = new SettingsCache(timing.settingsTtlMs, now);
+    }
 
     public sleep(ms: number): Promise<void> {
         return new Promise((resolve) => setTimeout(resolve, ms));

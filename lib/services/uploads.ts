@@ -5,6 +5,7 @@ import type { ILivechatRoom } from '@rocket.chat/apps-engine/definition/livechat
 
 import { type EffectiveConfig } from '../config';
 import { type Answer, UploadError } from '../errors';
+import { LockWaitTimeout } from '../locks';
 import { type CheckedFile, checkDeclaredFile, checkFileBytes } from '../file-checks';
 import { effectiveAllowedTypes } from '../media-types';
 import {
@@ -29,7 +30,7 @@ import {
     settleMarks,
     type UploadSession,
 } from '../session';
-import { runExactlyOnce, runLocally } from './exactly-once';
+import { RETRY_AFTER_MS, runExactlyOnce, runLocally } from './exactly-once';
 import { postFile, type PostedFile, readPostedMessage, recoverEarlierPost, StoreRejectedError } from './file-poster';
 import { type CachedSession, type ServerState } from './server-state';
 import { type IdempotencyRecord, SessionStore } from './session-store';
@@ -403,20 +404,41 @@ async function completeNow(ctx: UploadContext, store: SessionStore, session: Upl
         ctx.logger.warn('an earlier completion had posted the file: its message is the answer', { size: session.size });
         return finish(ctx, store, session, recovered);
     }
-    let file: CheckedFile;
+    const config = await ctx.config();
+    // The file is in memory several times over from here on (chunks, the whole file, the runtime's
+    // copies for one upload call): this server completes at most `maxConcurrentCompletions` at once.
+    return inCompletionSlot(ctx, config.maxConcurrentCompletions, async () => {
+        let file: CheckedFile;
+        try {
+            file = await readCheckedFile(store, session, marks, config);
+        } catch (e) {
+            await recordFailure(e, (failure) => failSession(ctx, store, session, failure));
+            throw e;
+        }
+        await store.save({ ...session, posting: postingOf(file, ctx.state.now()) });
+        try {
+            const posted = await storeAndPost(ctx, room, file, session.description);
+            ctx.logger.info('upload stored', { path: 'resumable', size: file.bytes.length, type: file.type, removedMetadata: file.removedMetadata });
+            return await finish(ctx, store, session, posted.message);
+        } catch (e) {
+            await recordFailure(e, (failure) => failSession(ctx, store, session, failure));
+            throw e;
+        }
+    });
+}
+
+/**
+ * Runs `work` in one of this server's completion slots. A request that cannot get one before its
+ * wait limit (counted from its arrival) answers `error-upload-in-progress`: its visitor asks again.
+ */
+async function inCompletionSlot<T>(ctx: UploadContext, slots: number, work: () => Promise<T>): Promise<T> {
+    const waitMs = Math.max(0, ctx.nowMs + ctx.state.timing.waitLimitMs - ctx.state.now());
     try {
-        file = await readCheckedFile(ctx, store, session, marks);
+        return await ctx.state.completions.run(slots, work, waitMs, 'completion slots');
     } catch (e) {
-        await recordFailure(e, (failure) => failSession(ctx, store, session, failure));
-        throw e;
-    }
-    await store.save({ ...session, posting: postingOf(file, ctx.state.now()) });
-    try {
-        const posted = await storeAndPost(ctx, room, file, session.description);
-        ctx.logger.info('upload stored', { path: 'resumable', size: file.bytes.length, type: file.type, removedMetadata: file.removedMetadata });
-        return await finish(ctx, store, session, posted.message);
-    } catch (e) {
-        await recordFailure(e, (failure) => failSession(ctx, store, session, failure));
+        if (e instanceof LockWaitTimeout) {
+            throw new UploadError('error-upload-in-progress', { retryAfterMs: RETRY_AFTER_MS });
+        }
         throw e;
     }
 }
@@ -435,30 +457,35 @@ async function readSettledMarks(store: SessionStore, session: UploadSession): Pr
     }
 }
 
-async function readCheckedFile(ctx: UploadContext, store: SessionStore, session: UploadSession, marks: ChunkMark[]): Promise<CheckedFile> {
-    const parts: Buffer[] = [];
+/** The whole file, each chunk copied into one buffer as it is read (no list of parts kept beside it), then checked. */
+async function readCheckedFile(store: SessionStore, session: UploadSession, marks: ChunkMark[], config: EffectiveConfig): Promise<CheckedFile> {
+    const bytes = Buffer.alloc(session.size);
+    let filled = 0;
     for (const mark of marks) {
-        const bytes = await store.readChunk(session.id, mark, (b) => sha256Hex(b) === mark.sha256);
-        if (!bytes) {
-            throw new Error(`chunk ${mark.index} of upload ${session.id} is missing`);
+        const chunk = await store.readChunk(session.id, mark, (b) => sha256Hex(b) === mark.sha256);
+        if (!chunk || filled + chunk.length > session.size) {
+            throw new Error(`chunk ${mark.index} of upload ${session.id} is missing or too long`);
         }
-        parts.push(bytes);
+        filled += chunk.copy(bytes, filled);
     }
-    const bytes = Buffer.concat(parts);
-    if (bytes.length !== session.size) {
-        throw new Error(`upload ${session.id} has ${bytes.length} bytes, ${session.size} declared`);
+    if (filled !== session.size) {
+        throw new Error(`upload ${session.id} has ${filled} bytes, ${session.size} declared`);
     }
     if (session.sha256 !== undefined && sha256Hex(bytes) !== session.sha256) {
         throw new UploadError('error-checksum-mismatch', { field: 'sha256' });
     }
-    return checkFileBytes(bytes, session.name, session.declaredType, await ctx.config());
+    return checkFileBytes(bytes, session.name, session.declaredType, config);
 }
 
 async function finish(ctx: UploadContext, store: SessionStore, session: UploadSession, message: Record<string, unknown>): Promise<Answer> {
     const done: UploadSession = { ...session, state: 'done', messageId: String(message._id), posting: undefined };
     await store.save(done);
     ctx.state.sessions.put(done);
-    await store.removeChunkBytes(session.id);
+    // The answer does not wait for the chunk bytes to go (1,369 records at 100 MiB): the outcome is
+    // written, and what this leaves behind if the server dies now goes with the session at expiry.
+    void store.removeChunkBytes(session.id).catch((e) => {
+        ctx.logger.warn('chunks of a finished upload not removed; they go when it expires', { error: e instanceof Error ? e.message : String(e) });
+    });
     return { status: 200, content: { ...message, success: true, ...progressOf(done, done.size) } };
 }
 

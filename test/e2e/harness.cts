@@ -193,15 +193,44 @@ async function adminHeaders(target: Target): Promise<Record<string, string>> {
     return { 'x-auth-token': login.data.authToken, 'x-user-id': login.data.userId, 'content-type': 'application/json' };
 }
 
-/** Changes a Rocket.Chat setting as an admin does (`POST /api/v1/settings/:id`). */
+/**
+ * The app re-reads Rocket.Chat's settings after this long (`settingsTtlMs` in
+ * lib/services/server-state.ts): no event tells an app that a server setting changed.
+ */
+const SERVER_SETTINGS_REREAD_MS = 2_000;
+
+const probes = new WeakMap<Target, Promise<Visitor>>();
+
+/** What `GET limits` answers a visitor kept for the purpose: every server setting the app uses shows there. */
+async function limitsSeen(target: Target): Promise<string> {
+    if (!probes.has(target)) {
+        probes.set(target, newVisitor(target, 'Settings probe'));
+    }
+    const reply = await callApp(target, 'GET', 'limits', { token: (await probes.get(target)!).token });
+    return JSON.stringify([reply.status, reply.body]);
+}
+
+/**
+ * Changes a Rocket.Chat setting as an admin does (`POST /api/v1/settings/:id`), then waits until the
+ * app answers according to it (it re-reads server settings every few seconds, as documented).
+ */
 export async function setServerSetting(target: Target, id: string, value: unknown): Promise<void> {
-    const response = await fetch(`${target.url}/api/v1/settings/${id}`, {
-        method: 'POST',
-        headers: await adminHeaders(target),
-        body: JSON.stringify({ value }),
-    });
+    const headers = await adminHeaders(target);
+    const current = await (await fetch(`${target.url}/api/v1/settings/${id}`, { headers })).json();
+    if (current.value === value) {
+        return;
+    }
+    const before = await limitsSeen(target);
+    const response = await fetch(`${target.url}/api/v1/settings/${id}`, { method: 'POST', headers, body: JSON.stringify({ value }) });
     if (!response.ok) {
         throw new Error(`setting ${id} failed: ${response.status} ${await response.text()}`);
+    }
+    const deadline = Date.now() + SERVER_SETTINGS_REREAD_MS + 3_000;
+    while ((await limitsSeen(target)) === before) {
+        if (Date.now() > deadline) {
+            throw new Error(`the app did not apply ${id}=${JSON.stringify(value)} within ${SERVER_SETTINGS_REREAD_MS} ms`);
+        }
+        await new Promise((resolve) => setTimeout(resolve, 200));
     }
 }
 

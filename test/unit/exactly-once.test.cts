@@ -94,7 +94,7 @@ describe('completion happens once', () => {
     });
 
     it('keeps a slow completion alone by renewing its claim: a completion longer than the stale time still posts once', async () => {
-        const timing = { waitLimitMs: 5_000, pollMs: 10, claimRenewMs: 50, claimStaleMs: 300 };
+        const timing = { waitLimitMs: 5_000, pollMs: 10, claimRenewMs: 50, claimStaleMs: 300, settingsTtlMs: 0 };
         const w2 = world();
         w2.uploadDelayMs = 1_200; // four times the stale time
         const file = fileOf(2);
@@ -109,7 +109,7 @@ describe('completion happens once', () => {
 
     it('answers error-upload-in-progress with Retry-After when the winner takes longer than a request may wait', async () => {
         const w = world();
-        const patient = createServer({ waitLimitMs: 200, pollMs: 10, claimRenewMs: 50, claimStaleMs: 300 });
+        const patient = createServer({ waitLimitMs: 200, pollMs: 10, claimRenewMs: 50, claimStaleMs: 300, settingsTtlMs: 0 });
         w.uploadDelayMs = 700;
         const file = fileOf(2);
         const uploadId = await createFile(w, file);
