@@ -1,4 +1,4 @@
-// startHost(): the real Apps-Engine 1.62.0 AppManager with this host's bridges, behind an Express
+// startHost(): the real Apps-Engine AppManager (1.62.0, or the one main.ts's --engine chose) with this host's bridges, behind an Express
 // server shaped like Rocket.Chat (app routes + the REST in rest.ts).
 import express from 'express';
 import fs from 'node:fs';
@@ -9,6 +9,7 @@ import type { Server } from 'node:http';
 import { AppManager } from '@rocket.chat/apps-engine/server/AppManager';
 import { AppStatusUtils } from '@rocket.chat/apps-engine/definition/AppStatus';
 import type { ILoggerStorageEntry } from '@rocket.chat/apps-engine/server/logging';
+import type { ProxiedApp } from '@rocket.chat/apps-engine/server/ProxiedApp';
 import { Store, randomId, type Doc } from './store';
 import { Converters } from './converters';
 import { Chat, type RoomDoc, type VisitorDoc } from './chat';
@@ -18,6 +19,7 @@ import { ServerSettings } from './bridges/settings';
 import { HostLogStorage, HostMetadataStorage, HostSourceStorage } from './storage';
 import { authenticate, createAdmin, createRestRouter } from './rest';
 import AdmZip from 'adm-zip';
+import { activeEngineDir, useEngine } from './engines';
 
 export interface HostOptions {
     /** TCP port; 0 picks a free one (default 3000). */
@@ -64,17 +66,13 @@ export interface Host {
 
 const repoRoot = path.resolve(__dirname, '..', '..');
 
-/** Makes `deno` on PATH the real binary from the npm `deno` package (node_modules/.bin/deno is a Node wrapper). */
-function putDenoOnPath(): void {
-    const denoDir = path.dirname(require.resolve('deno/package.json'));
-    if (!fs.existsSync(path.join(denoDir, 'deno')))
-        throw new Error(`Deno binary missing in ${denoDir}: run npm install (postinstall prepares the engine)`);
-    const parts = (process.env.PATH ?? '').split(path.delimiter);
-    if (parts[0] !== denoDir) process.env.PATH = [denoDir, ...parts].join(path.delimiter);
-    const engineDir = path.dirname(require.resolve('@rocket.chat/apps-engine/package.json'));
-    if (!fs.existsSync(path.join(engineDir, '.deno-cache', '.prepared'))) {
-        throw new Error('The Apps-Engine Deno cache is not prepared: run `node .host/scripts/prepare-engine.mjs` (npm install runs it)');
-    }
+/**
+ * The app's Deno runtime controller: getRuntimeController() from Apps-Engine 1.57 on, getDenoRuntime() up to
+ * 1.55.1, none in 1.42.1 (its apps run inside this process).
+ */
+function runtimeOf(app: ProxiedApp | undefined): ReturnType<ProxiedApp['getRuntimeController']> | undefined {
+    const old = app as unknown as { getDenoRuntime?: () => ReturnType<ProxiedApp['getRuntimeController']> } | undefined;
+    return old?.getDenoRuntime ? old.getDenoRuntime() : app?.getRuntimeController?.();
 }
 
 function appIdOf(zip: Buffer): string | undefined {
@@ -132,7 +130,7 @@ function seed(ctx: HostContext, chat: Chat): SeedInfo {
 }
 
 export async function startHost(options: HostOptions = {}): Promise<Host> {
-    putDenoOnPath();
+    useEngine(activeEngineDir()); // its Deno launcher first on PATH; fails if the engine is not prepared
     const verbose = !!options.verbose;
     const log = (msg: string): void => {
         if (verbose) process.stderr.write(`[host] ${msg}\n`);
@@ -179,9 +177,8 @@ export async function startHost(options: HostOptions = {}): Promise<Host> {
     const stop = async (): Promise<void> => {
         bridges.scheduler.stopAll();
         for (const a of await manager.get().catch(() => []))
-            await a
-                .getRuntimeController()
-                .stopApp()
+            await runtimeOf(a)
+                ?.stopApp()
                 .catch(() => undefined);
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         (server as Server & { closeAllConnections?: () => void }).closeAllConnections?.();
@@ -234,7 +231,7 @@ export async function startHost(options: HostOptions = {}): Promise<Host> {
             settings,
             manager,
             denoPid: () =>
-                appId ? (manager.getOneById(appId)?.getRuntimeController() as unknown as { deno?: { pid?: number } })?.deno?.pid : undefined,
+                appId ? (runtimeOf(manager.getOneById(appId)) as unknown as { deno?: { pid?: number } } | undefined)?.deno?.pid : undefined,
             openVisitorRoom: (token = `visitor-${randomId(24)}`, name = 'Visitor') => {
                 const visitor = chat.registerVisitor({ token, name, department: seedInfo?.departmentId });
                 return { visitor, room: chat.openRoomOf(token) ?? chat.openRoom(visitor) };

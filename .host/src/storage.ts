@@ -55,6 +55,10 @@ export class HostMetadataStorage extends AppMetadataStorage {
     async updateMarketplaceInfo(id: string, marketplaceInfo: IMarketplaceInfo[]): Promise<boolean> {
         return !!this.store.update<Item>('apps', id, { marketplaceInfo } as Partial<Item>);
     }
+    /** Engines up to 1.55.1 write the whole item back (Rocket.Chat's storage `$set`s it); 1.57 split this into the partial updates above. */
+    async update(item: IAppStorageItem): Promise<IAppStorageItem> {
+        return this.updatePartialAndReturnDocument(item);
+    }
 }
 
 export class HostSourceStorage extends AppSourceStorage {
@@ -92,6 +96,10 @@ export class HostLogStorage extends AppLogStorage {
         const all = this.store.find<ILoggerStorageEntry & Doc>('logs', (l) => !query.appId || l.appId === query.appId).reverse();
         const skip = options?.skip ?? 0;
         return { logs: all.slice(skip, options?.limit ? skip + options.limit : undefined), total: all.length };
+    }
+    /** Engines up to 1.53.1 ask for a plain list; 1.55 replaced this with findPaginated. */
+    async find(query: Record<string, unknown>, options?: { skip?: number; limit?: number }): Promise<ILoggerStorageEntry[]> {
+        return (await this.findPaginated(query, options)).logs;
     }
     async storeEntries(entry: ILoggerStorageEntry): Promise<ILoggerStorageEntry> {
         this.echo(entry);

@@ -14,6 +14,7 @@ import type { Chat, MessageDoc, RoomDoc } from '../chat';
 import type { ServerSettings } from './settings';
 import { determineFileType, isValidContentType } from '../filetype';
 import { randomId, type Doc } from '../store';
+import { activeEngineDir } from '../engines';
 
 export interface UploadDoc extends Doc {
     name: string;
@@ -79,14 +80,23 @@ export abstract class HostUploadBridge extends UploadBridge {
         }
     }
 
-    /** IPreFileUpload through the engine's listener manager: the bytes go to a temp file the Deno child reads. */
+    /**
+     * IPreFileUpload through the engine's listener manager. Apps-Engine 1.62.0's runtime reads the bytes from
+     * a temp file (`{ file, path }`, handlers/app/handleUploadEvents.ts); engines up to 1.59.0 hand the event
+     * data to the app as it is, so Rocket.Chat sent `{ file, content }` with the bytes inline.
+     */
     private async firePreFileUpload(file: IUploadDetails, bytes: Buffer): Promise<void> {
         const manager = this.ctx.manager;
         if (!manager) return;
+        const listeners = manager.getListenerManager();
+        if (!fs.existsSync(path.join(activeEngineDir(), 'deno-runtime', 'handlers', 'app', 'handleUploadEvents.ts'))) {
+            await listeners.executeListener(AppInterface.IPreFileUpload, { file, content: bytes } as never);
+            return;
+        }
         const tmp = path.join(this.ctx.tempDir, `upload-${randomId()}`);
         fs.writeFileSync(tmp, bytes);
         try {
-            await manager.getListenerManager().executeListener(AppInterface.IPreFileUpload, { file, path: tmp } as never);
+            await listeners.executeListener(AppInterface.IPreFileUpload, { file, path: tmp } as never);
         } finally {
             fs.rmSync(tmp, { force: true });
         }
