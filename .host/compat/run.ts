@@ -15,6 +15,7 @@ import AdmZip from 'adm-zip';
 import { call, MIB, repoRoot, uploadResumable, withHost } from '../bench/measure';
 import { DEFAULT_ENGINE_DIR, engineVersion, engineVersions, resolveEngineDir } from '../src/engines';
 import { RELEASES, UNTESTED } from './releases';
+import { ENGINE_SAFE_MAX_FILE_SIZE_BYTES } from '../../lib/config';
 
 const flags = new Map<string, string>();
 for (let i = 2; i < process.argv.length; i++) {
@@ -24,7 +25,10 @@ for (let i = 2; i < process.argv.length; i++) {
 }
 const say = (s: string): void => void process.stderr.write(`[compat] ${s}\n`);
 const repeat = Number(flags.get('repeat') ?? 2);
-const SIZES = [10 * MIB, 16 * MIB];
+/** 10 MiB, and the largest file the app accepts on any server (lib/config.ts). */
+const SIZES = [10 * MIB, ENGINE_SAFE_MAX_FILE_SIZE_BYTES];
+/** lib/config.ts sizes that largest file for the runtime's 30 s call timeout (docs/PERFORMANCE.md): a shorter one fails the claim. */
+const SIZED_FOR_TIMEOUT_MS = 30_000;
 const logDir = fs.mkdtempSync(path.join(os.tmpdir(), 'livechat-upload-compat-'));
 
 const appJson = JSON.parse(fs.readFileSync(path.join(repoRoot, 'app.json'), 'utf8'));
@@ -63,6 +67,13 @@ interface EngineResult {
 
 const read = (dir: string, file: string): string => (fs.existsSync(path.join(dir, file)) ? fs.readFileSync(path.join(dir, file), 'utf8') : '');
 const RUNTIME = 'server/runtime/deno/AppsEngineDenoRuntime.js';
+
+/** The runtime's call timeout by default, in ms (undefined: no Deno runtime). */
+function timeoutMsOf(dir: string): number | undefined {
+    const source = read(dir, RUNTIME);
+    const value = /defaultTimeout = (\d+)/.exec(source) ?? /timeout: (\d+)/.exec(source);
+    return value ? Number(value[1]) : undefined;
+}
 
 /** The runtime timeout as the engine sets it. */
 function timeoutOf(dir: string): string {
@@ -242,6 +253,9 @@ const range = (values: number[], unit: 'ms' | 's', failed: string[] = []): strin
     return `${fmt(lo)}${hi - lo >= (unit === 's' ? 10 : 0.1) ? `–${fmt(hi)}` : ''} ${unit}${failures}`;
 };
 
+/** Whether the engine's call timeout is shorter than the one the app's largest file is sized for. */
+const tooShort = (r: EngineResult): boolean => !!r.dir && (timeoutMsOf(r.dir) ?? SIZED_FOR_TIMEOUT_MS) < SIZED_FOR_TIMEOUT_MS;
+
 /** passes | fails | refused by requiredApiVersion (and how the app fares when it asks for that engine) | not installable. */
 function verdict(r: EngineResult, files: string[]): string {
     if (r.installError) return 'not installable';
@@ -252,7 +266,7 @@ function verdict(r: EngineResult, files: string[]): string {
     else {
         const failing = files.some((f) => !r.e2e![f] || r.e2e![f].failed.length > 0);
         const benchFailed = Object.values(r.bench?.failures ?? {}).some((f) => f.length > 0);
-        outcome = failing || benchFailed ? '**fails**' : 'passes';
+        outcome = failing || benchFailed || tooShort(r) ? '**fails**' : 'passes';
     }
     return r.relaxed ? `refused (requiredApiVersion); asking for it: ${outcome}` : outcome;
 }
@@ -273,7 +287,7 @@ function render(results: EngineResult[], started: Date): string {
         ...files.map((f) => `e2e \`${f.replace(/\.test\.cts$/, '')}\``),
         'per chunk (10 MiB, serial)',
         '10 MiB completion',
-        '16 MiB completion',
+        `${ENGINE_SAFE_MAX_FILE_SIZE_BYTES / MIB} MiB completion`,
         'runtime timeout',
     ];
     const rows = results.map((r) => [
@@ -302,6 +316,10 @@ function render(results: EngineResult[], started: Date): string {
             );
         } else if (r.start && !r.start.ok) lines.push(`- The host could not install the app: ${r.start.detail}`);
         if (r.experiment) lines.push(`- Every end-to-end test failed; the two simplest routes: ${r.experiment}.`);
+        if (tooShort(r))
+            lines.push(
+                `- Its runtime call timeout, ${timeoutMsOf(r.dir!)! / 1000} s, is shorter than the ${SIZED_FOR_TIMEOUT_MS / 1000} s the app's largest file (${ENGINE_SAFE_MAX_FILE_SIZE_BYTES / MIB} MiB, \`lib/config.ts\`) is sized for: completing it takes most of that time or more (table), so a busier server fails it.`,
+            );
         const failedTests = Object.entries(r.e2e ?? {}).flatMap(([f, x]) => x.failed.map((t) => `\`${f}\`: ${t}`));
         if (failedTests.length > 6) lines.push(`- ${failedTests.length} e2e tests failed, e.g. ${failedTests.slice(0, 3).join('; ')}.`);
         else for (const t of failedTests) lines.push(`- e2e ${t} failed.`);
@@ -334,6 +352,8 @@ ${table}
 
 **Claimed:** \`requiredApiVersion: ${appJson.requiredApiVersion}\`, the lowest engine that passes here${passing.length ? ` (passing: ${passing.join(', ')})` : ''}.${passing.length && `^${passing[0]}` !== appJson.requiredApiVersion ? ` **Mismatch: the lowest passing engine is ${passing[0]}; app.json must say \`^${passing[0]}\`.**` : ''}${wouldPass.length ? ` **${wouldPass.join(', ')} would pass too: the claim could go lower.**` : ''} \`npm test\` runs the end-to-end suite on the default engine and again on ${lowestRequired} (the jest project in \`test/lowest-engine.config.cjs\`), so CI guards the claim.
 
+An engine **passes** when every end-to-end test passes, every bench upload is stored, and its runtime call
+timeout is at least the ${SIZED_FOR_TIMEOUT_MS / 1000} s the app's largest file (${ENGINE_SAFE_MAX_FILE_SIZE_BYTES / MIB} MiB, \`lib/config.ts\`) is sized for.
 "Per chunk" is the mean time of one 76,608-byte \`PATCH uploads\` (all chunks of a 10 MiB file but the last); a
 completion is the last chunk's request: store it, read the file back, check it, \`uploadBuffer\`, read the
 message back. It runs inside one call into the runtime, so it must finish within the runtime timeout.
