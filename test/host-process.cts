@@ -10,8 +10,8 @@ import { join } from 'path';
 const root = join(__dirname, '..');
 const appJson = JSON.parse(readFileSync(join(root, 'app.json'), 'utf8'));
 
-/** The zip test/global-setup.cjs packages with `rc-apps package`. */
-export const ZIP = join(root, 'dist', `${appJson.nameSlug}_${appJson.version}.zip`);
+/** The zip test/global-setup.cjs packages with `rc-apps package` (E2E_ZIP: another, e.g. `npm run compat`'s copy for an engine app.json excludes). */
+export const ZIP = process.env.E2E_ZIP ?? join(root, 'dist', `${appJson.nameSlug}_${appJson.version}.zip`);
 
 export interface HostProcess<Line> {
     line: Line;
@@ -20,9 +20,16 @@ export interface HostProcess<Line> {
     stop(): Promise<void>;
 }
 
-/** Spawns the host with `--json --port 0 --no-package --zip <ZIP>` plus `args`. */
+/**
+ * The Apps-Engine version the host runs the app on: E2E_ENGINE from the environment (`npm run compat` sets it)
+ * or from jest's globals (the project in test/lowest-engine.config.cjs); none = the root install's engine.
+ */
+export const ENGINE: string | undefined = process.env.E2E_ENGINE ?? (globalThis as { E2E_ENGINE?: string }).E2E_ENGINE;
+
+/** Spawns the host with `--json --port 0 --no-package --zip <ZIP>` plus `args` (and `--engine ENGINE`). */
 export function spawnHost<Line>(args: string[]): Promise<HostProcess<Line>> {
     const verbose = process.env.E2E_HOST_LOG ? ['--verbose'] : [];
+    const engine = ENGINE ? ['--engine', ENGINE] : [];
     const child = spawn(
         process.execPath,
         [
@@ -34,6 +41,7 @@ export function spawnHost<Line>(args: string[]): Promise<HostProcess<Line>> {
             '--no-package',
             '--zip',
             ZIP,
+            ...engine,
             ...args,
             ...verbose,
         ],

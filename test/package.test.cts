@@ -30,6 +30,7 @@ describe('rc-apps package at the repository root', () => {
                     'package-lock.json',
                     'tsconfig.json',
                     'docs/API.md',
+                    'docs/COMPATIBILITY.md',
                     'docs/FORMATS.md',
                     'docs/PERFORMANCE.md',
                     'docs/ROCKETCHAT.md',
@@ -44,10 +45,13 @@ describe('rc-apps package at the repository root', () => {
         expect(entries.filter((e) => e.startsWith('test/') || e.startsWith('.host/') || e.startsWith('.client/'))).toEqual([]);
     });
 
-    it('keeps requiredApiVersion at ^1.44.0 (the packager rewrites it from package.json when they differ)', () => {
+    it('keeps requiredApiVersion at ^1.53.1, the lowest engine docs/COMPATIBILITY.md shows passing (the packager rewrites it from package.json when the lower bounds differ)', () => {
         const packaged = JSON.parse(new AdmZip(zipPath).readAsText('app.json'));
-        expect(packaged.requiredApiVersion).toBe('^1.44.0');
-        expect(appJson.requiredApiVersion).toBe('^1.44.0');
+        expect(packaged.requiredApiVersion).toBe('^1.53.1');
+        expect(appJson.requiredApiVersion).toBe('^1.53.1');
+        const compatibility = readFileSync(join(root, 'docs', 'COMPATIBILITY.md'), 'utf8');
+        expect(compatibility).toMatch(/^\| 1\.53\.1 +\| [^|]+\| passes +\|/m);
+        expect(compatibility).toContain('`requiredApiVersion: ^1.53.1`');
     });
 
     it('asks for exactly the permissions the app uses', () => {

@@ -87,6 +87,7 @@ export async function startHostProcess(zip: string): Promise<RunningHost> {
         '--zip',
         zip,
         ...(verbose ? ['--verbose'] : []),
+        ...(process.env.BENCH_ENGINE ? ['--engine', process.env.BENCH_ENGINE] : []), // an Apps-Engine from .host/engines/
     ];
     const child: ChildProcess = spawn(process.execPath, args, { cwd: repoRoot, stdio: ['ignore', 'pipe', verbose ? 'inherit' : 'pipe'] });
     let stderr = '';

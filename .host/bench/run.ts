@@ -2,6 +2,7 @@
 // floor (bare Express + json(), one uploadBuffer), and the largest file one uploadBuffer takes.
 // Flags: --sizes 64k,1m,10m,100m   --probe-sizes 1m,5m,10m,20m,25m,30m,40m,50m   --parallel N (0 = serial only)
 //        --watch-after-timeout S (30)   --no-resumable --no-floor --no-ceiling   --package   --write docs/PERFORMANCE.md
+//        --engine VERSION (an Apps-Engine from .host/engines/; default: the root install's)
 // Sizes: k = KiB, m = MiB. Each measurement gets a fresh host, so its peak RSS is its own.
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -25,7 +26,7 @@ import {
 const flags = new Map<string, string>();
 for (let i = 2; i < process.argv.length; i++) {
     const [k, v] = process.argv[i].replace(/^--/, '').split('=', 2);
-    const takesValue = ['sizes', 'probe-sizes', 'parallel', 'watch-after-timeout', 'write'].includes(k);
+    const takesValue = ['sizes', 'probe-sizes', 'parallel', 'watch-after-timeout', 'write', 'engine'].includes(k);
     if (k.startsWith('no-')) flags.set(k.slice(3), 'false');
     else flags.set(k, v ?? (takesValue ? process.argv[++i] : 'true'));
 }
@@ -36,6 +37,7 @@ const probeSizes = sizesOf('probe-sizes', '1m,5m,10m,20m,25m,30m,40m,50m');
 const parallel = Number(flags.get('parallel') ?? 4);
 const watchAfterTimeoutS = Number(flags.get('watch-after-timeout') ?? 30);
 const timeoutMs = Number(process.env.APPS_ENGINE_RUNTIME_TIMEOUT ?? 30_000);
+if (flags.has('engine')) process.env.BENCH_ENGINE = flags.get('engine'); // measure.ts passes it to every host
 
 const say = (s: string): void => void process.stderr.write(`${s}\n`);
 const fmtSize = (b: number): string => (b >= MIB ? `${+(b / MIB).toFixed(1)} MiB` : `${+(b / 1024).toFixed(1)} KiB`);
@@ -69,7 +71,7 @@ async function main(): Promise<void> {
     const cpu = os.cpus();
     const header = [
         `Run ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC · ${cpu.length} cores (${cpu[0]?.model.trim()}) · ${Math.round(os.totalmem() / 2 ** 30)} GiB RAM · Node ${process.versions.node} · ` +
-            `Apps-Engine ${version('@rocket.chat/apps-engine')} · Deno ${version('deno')} · runtime timeout ${timeoutMs / 1000} s`,
+            `Apps-Engine ${process.env.BENCH_ENGINE ?? version('@rocket.chat/apps-engine')} · Deno ${version('deno')} · runtime timeout ${timeoutMs / 1000} s`,
         `App limit ${fmtSize(limits.maxFileSizeBytes)}, chunks of ${limits.chunkSizeBytes} bytes, up to ${limits.maxParallelChunks} in parallel. ` +
             `Idle RSS: host ${limits.idle.hostMiB} MiB, Deno child ${limits.idle.denoMiB} MiB. Random bytes (incompressible, like photos and PDFs). Sizes in MiB.`,
     ];

@@ -96,9 +96,20 @@ export class Chat {
             cl: false,
             open: true,
             waitingResponse: true,
-            v: { _id: visitor._id, username: visitor.username, token: visitor.token, status: visitor.status },
+            v: {
+                _id: visitor._id,
+                username: visitor.username,
+                token: visitor.token,
+                status: visitor.status,
+            },
             ...(departmentId && { departmentId }),
-            ...(agent && { servedBy: { _id: agent._id, username: agent.username as string, ts: now } }),
+            ...(agent && {
+                servedBy: {
+                    _id: agent._id,
+                    username: agent.username as string,
+                    ts: now,
+                },
+            }),
             source: { type: 'api' },
         };
         return this.ctx.store.put('rooms', room);
@@ -145,7 +156,13 @@ export class Chat {
     /** The room's messages, newest first unless `ascending`. */
     roomMessages(
         rid: string,
-        opts: { limit?: number; skip?: number; ascending?: boolean; includeSystem?: boolean; includeThreads?: boolean } = {},
+        opts: {
+            limit?: number;
+            skip?: number;
+            ascending?: boolean;
+            includeSystem?: boolean;
+            includeThreads?: boolean;
+        } = {},
     ): MessageDoc[] {
         let list = this.ctx.store.find<MessageDoc>(
             'messages',

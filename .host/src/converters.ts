@@ -147,7 +147,12 @@ export class Converters {
             },
             visitor: async (r) => (r.v ? this.visitor(this.store.get('visitors', r.v._id)) : undefined),
             visitorChannelInfo: (r) =>
-                r.v ? { ...(r.v.phone && { phone: r.v.phone }), ...(r.v.lastMessageTs && { lastMessageTs: r.v.lastMessageTs }) } : undefined,
+                r.v
+                    ? {
+                          ...(r.v.phone && { phone: r.v.phone }),
+                          ...(r.v.lastMessageTs && { lastMessageTs: r.v.lastMessageTs }),
+                      }
+                    : undefined,
             department: async (r) => {
                 const id = r.departmentId;
                 delete r.departmentId;
@@ -204,14 +209,22 @@ export class Converters {
                     type: 'type',
                     description: 'description',
                     author: (x) => {
-                        const r = { name: x.author_name, link: x.author_link, icon: x.author_icon };
+                        const r = {
+                            name: x.author_name,
+                            link: x.author_link,
+                            icon: x.author_icon,
+                        };
                         delete x.author_name;
                         delete x.author_link;
                         delete x.author_icon;
                         return r;
                     },
                     title: (x) => {
-                        const r = { value: x.title, link: x.title_link, displayDownloadLink: x.title_link_download };
+                        const r = {
+                            value: x.title,
+                            link: x.title_link,
+                            displayDownloadLink: x.title_link_download,
+                        };
                         delete x.title;
                         delete x.title_link;
                         delete x.title_link_download;

@@ -4,7 +4,10 @@
 import mime from 'mime-types';
 
 const MAGIC: Array<{ type: string; at?: number; bytes: number[] | string }> = [
-    { type: 'image/png', bytes: [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a] },
+    {
+        type: 'image/png',
+        bytes: [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a],
+    },
     { type: 'image/jpeg', bytes: [0xff, 0xd8, 0xff] },
     { type: 'image/gif', bytes: 'GIF8' },
     { type: 'image/webp', at: 8, bytes: 'WEBP' },

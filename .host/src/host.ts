@@ -1,4 +1,4 @@
-// startHost(): the real Apps-Engine 1.62.0 AppManager with this host's bridges, behind an Express
+// startHost(): the real Apps-Engine AppManager (1.62.0, or the one main.ts's --engine chose) with this host's bridges, behind an Express
 // server shaped like Rocket.Chat (app routes + the REST in rest/).
 import express from 'express';
 import fs from 'node:fs';
@@ -9,6 +9,7 @@ import type { Server } from 'node:http';
 import { AppManager } from '@rocket.chat/apps-engine/server/AppManager';
 import { AppStatusUtils } from '@rocket.chat/apps-engine/definition/AppStatus';
 import type { ILoggerStorageEntry } from '@rocket.chat/apps-engine/server/logging';
+import type { ProxiedApp } from '@rocket.chat/apps-engine/server/ProxiedApp';
 import { Store, randomId, type Doc } from './store';
 import { Converters } from './converters';
 import { Chat, type RoomDoc, type VisitorDoc } from './chat';
@@ -17,8 +18,9 @@ import { HostBridges } from './bridges';
 import { ServerSettings } from './bridges/settings';
 import { HostLogStorage, HostMetadataStorage, HostSourceStorage } from './storage';
 import { authenticate, createAdmin, createRestRouter } from './rest';
-import { forgetAppManagerInstance, putDenoFirstOnPath } from './process-wide';
+import { forgetAppManagerInstance } from './process-wide';
 import AdmZip from 'adm-zip';
+import { activeEngineDir, useEngine } from './engines';
 
 export interface HostOptions {
     /** TCP port; 0 picks a free one (default 3000). */
@@ -65,16 +67,13 @@ export interface Host {
 
 const repoRoot = path.resolve(__dirname, '..', '..');
 
-/** Checks the Deno binary and the engine's Deno cache are there, and puts the binary first on PATH. */
-function prepareDeno(): void {
-    const denoDir = path.dirname(require.resolve('deno/package.json'));
-    if (!fs.existsSync(path.join(denoDir, 'deno')))
-        throw new Error(`Deno binary missing in ${denoDir}: run npm install (postinstall prepares the engine)`);
-    putDenoFirstOnPath(denoDir);
-    const engineDir = path.dirname(require.resolve('@rocket.chat/apps-engine/package.json'));
-    if (!fs.existsSync(path.join(engineDir, '.deno-cache', '.prepared'))) {
-        throw new Error('The Apps-Engine Deno cache is not prepared: run `node .host/scripts/prepare-engine.mjs` (npm install runs it)');
-    }
+/**
+ * The app's Deno runtime controller: getRuntimeController() from Apps-Engine 1.57 on, getDenoRuntime() up to
+ * 1.55.1, none in 1.42.1 (its apps run inside this process).
+ */
+function runtimeOf(app: ProxiedApp | undefined): ReturnType<ProxiedApp['getRuntimeController']> | undefined {
+    const old = app as unknown as { getDenoRuntime?: () => ReturnType<ProxiedApp['getRuntimeController']> } | undefined;
+    return old?.getDenoRuntime ? old.getDenoRuntime() : app?.getRuntimeController?.();
 }
 
 function appIdOf(zip: Buffer): string | undefined {
@@ -126,13 +125,22 @@ function seed(ctx: HostContext, chat: Chat): SeedInfo {
     const seeded = ctx.store.get<Doc & { visitorToken: string }>('kv', 'seed-visitor');
     const token = seeded?.visitorToken ?? `visitor-${randomId(24)}`;
     ctx.store.put('kv', { _id: 'seed-visitor', visitorToken: token });
-    const visitor = chat.registerVisitor({ token, name: 'Local Visitor', department: dep._id });
+    const visitor = chat.registerVisitor({
+        token,
+        name: 'Local Visitor',
+        department: dep._id,
+    });
     const room = chat.openRoomOf(token) ?? chat.openRoom(visitor);
-    return { departmentId: dep._id, agentUsername: agent.username as string, visitorToken: token, rid: room._id };
+    return {
+        departmentId: dep._id,
+        agentUsername: agent.username as string,
+        visitorToken: token,
+        rid: room._id,
+    };
 }
 
 export async function startHost(options: HostOptions = {}): Promise<Host> {
-    prepareDeno();
+    useEngine(activeEngineDir()); // its Deno launcher first on PATH; fails if the engine is not prepared
     const verbose = !!options.verbose;
     const log = (msg: string): void => {
         if (verbose) process.stderr.write(`[host] ${msg}\n`);
@@ -141,7 +149,13 @@ export async function startHost(options: HostOptions = {}): Promise<Host> {
     const store = new Store(dataDir);
     const tempDir = fs.mkdtempSync(path.join(os.tmpdir(), 'livechat-upload-host-'));
     let url = '';
-    const ctx: HostContext = { store, conv: new Converters(store), tempDir, siteUrl: () => url, log };
+    const ctx: HostContext = {
+        store,
+        conv: new Converters(store),
+        tempDir,
+        siteUrl: () => url,
+        log,
+    };
     const chat = new Chat(ctx);
     const settings = new ServerSettings(ctx);
     const bridges = new HostBridges(ctx, chat, settings, (req) => authenticate(ctx, req));
@@ -179,9 +193,8 @@ export async function startHost(options: HostOptions = {}): Promise<Host> {
     const stop = async (): Promise<void> => {
         bridges.scheduler.stopAll();
         for (const a of await manager.get().catch(() => []))
-            await a
-                .getRuntimeController()
-                .stopApp()
+            await runtimeOf(a)
+                ?.stopApp()
                 .catch(() => undefined);
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         (server as Server & { closeAllConnections?: () => void }).closeAllConnections?.();
@@ -234,10 +247,17 @@ export async function startHost(options: HostOptions = {}): Promise<Host> {
             settings,
             manager,
             denoPid: () =>
-                appId ? (manager.getOneById(appId)?.getRuntimeController() as unknown as { deno?: { pid?: number } })?.deno?.pid : undefined,
+                appId ? (runtimeOf(manager.getOneById(appId)) as unknown as { deno?: { pid?: number } } | undefined)?.deno?.pid : undefined,
             openVisitorRoom: (token = `visitor-${randomId(24)}`, name = 'Visitor') => {
-                const visitor = chat.registerVisitor({ token, name, department: seedInfo?.departmentId });
-                return { visitor, room: chat.openRoomOf(token) ?? chat.openRoom(visitor) };
+                const visitor = chat.registerVisitor({
+                    token,
+                    name,
+                    department: seedInfo?.departmentId,
+                });
+                return {
+                    visitor,
+                    room: chat.openRoomOf(token) ?? chat.openRoom(visitor),
+                };
             },
             stop,
         };

@@ -1,12 +1,13 @@
 // `npm start`: package the app, start the local host, install the zip, seed, print what to do next.
 // Flags: --port N (env PORT, default 3000; 0 = free port), --host ADDR, --data DIR | --memory,
 // --zip PATH, --no-package, --seed / --no-seed, --json (one JSON line when ready), --verbose,
-// --page-port N (the visitor page on its own origin; default 3001, only when given with --json; 0 = free port) / --no-page.
+// --page-port N (the visitor page on its own origin; default 3001, only when given with --json; 0 = free port) / --no-page,
+// --engine VERSION (an Apps-Engine from .host/engines/, installed on first use; default: the root install's).
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { startHost } from './host';
 import { sendConsoleOutputToStderr } from './process-wide';
+import { engineVersion, resolveEngineDir, useEngine } from './engines';
 import { startVisitorPage, visitorPageLink } from './visitor-page';
 
 const repoRoot = path.resolve(__dirname, '..', '..');
@@ -19,7 +20,7 @@ function parseFlags(argv: string[]): Record<string, string | boolean> {
         if (!a.startsWith('--')) throw new Error(`Unexpected argument ${a}`);
         const [k, v] = a.slice(2).split('=', 2);
         if (v !== undefined) flags[k] = v;
-        else if (['port', 'host', 'data', 'zip', 'page-port'].includes(k)) flags[k] = argv[++i];
+        else if (['port', 'host', 'data', 'zip', 'page-port', 'engine'].includes(k)) flags[k] = argv[++i];
         else if (k.startsWith('no-')) flags[k.slice(3)] = false;
         else flags[k] = true;
     }
@@ -83,6 +84,9 @@ async function main(): Promise<void> {
     }
     if (!fs.existsSync(zipPath)) throw new Error(`No app package at ${zipPath}: run \`npx rc-apps package\` or pass --zip`);
 
+    // the engine is chosen before any module that imports it loads (host.ts and everything under it)
+    useEngine(resolveEngineDir(typeof flags.engine === 'string' ? flags.engine : undefined));
+    const { startHost } = require('./host') as typeof import('./host'); // eslint-disable-line @typescript-eslint/no-require-imports
     const host = await startHost({
         port: flags.port !== undefined ? Number(flags.port) : process.env.PORT ? Number(process.env.PORT) : 3000,
         host: typeof flags.host === 'string' ? flags.host : '127.0.0.1',
@@ -98,7 +102,10 @@ async function main(): Promise<void> {
     const page =
         pagePort === undefined
             ? undefined
-            : await startVisitorPage({ port: pagePort, host: typeof flags.host === 'string' ? flags.host : '127.0.0.1' }).catch((e) => {
+            : await startVisitorPage({
+                  port: pagePort,
+                  host: typeof flags.host === 'string' ? flags.host : '127.0.0.1',
+              }).catch((e) => {
                   throw new Error(
                       `The visitor page cannot listen on port ${pagePort} (${e?.code ?? e}): pass --page-port <another port>, 0 for a free one, or --no-page`,
                   );
@@ -129,13 +136,13 @@ async function main(): Promise<void> {
     const { url, appId, seed } = host;
     if (json) {
         process.stdout.write(
-            `${JSON.stringify({ url, port: host.port, appId, appPaths: host.appPaths, visitorToken: seed?.visitorToken, rid: seed?.rid, adminUser: host.adminUser, adminPassword: host.adminPassword, pageUrl: page?.url, readyMs, pid: process.pid, denoPid: host.denoPid() })}\n`,
+            `${JSON.stringify({ url, port: host.port, appId, appPaths: host.appPaths, visitorToken: seed?.visitorToken, rid: seed?.rid, adminUser: host.adminUser, adminPassword: host.adminPassword, pageUrl: page?.url, engine: engineVersion(), readyMs, pid: process.pid, denoPid: host.denoPid() })}\n`,
         );
         return;
     }
     const base = `${url}/api/apps/public/${appId}`;
     say('');
-    say(`Livechat Upload is running in the real Apps-Engine runtime at ${url}`);
+    say(`Livechat Upload is running in the real Apps-Engine ${engineVersion()} runtime at ${url}`);
     say(`  app id          ${appId}`);
     say(`  app routes      ${host.appPaths.map((p) => `${base}${p}`).join('\n                  ') || '(the app registered none)'}`);
     say(`  admin           ${host.adminUser} / ${host.adminPassword}   (rc-apps deploy --url ${url} -u ${host.adminUser} -p ${host.adminPassword})`);

@@ -19,7 +19,12 @@ export class HostMetadataStorage extends AppMetadataStorage {
     }
     async create(item: IAppStorageItem): Promise<IAppStorageItem> {
         const now = new Date();
-        const doc = { ...item, _id: item.id, createdAt: now, updatedAt: now } as Item;
+        const doc = {
+            ...item,
+            _id: item.id,
+            createdAt: now,
+            updatedAt: now,
+        } as Item;
         return this.store.put('apps', doc);
     }
     async retrieveOne(id: string): Promise<IAppStorageItem | null> {
@@ -37,7 +42,12 @@ export class HostMetadataStorage extends AppMetadataStorage {
     async updatePartialAndReturnDocument(item: Partial<IAppStorageItem>, options?: { unsetPermissionsGranted?: boolean }): Promise<IAppStorageItem> {
         const id = (item.id ?? item._id) as string;
         const current = this.store.get<Item>('apps', id) ?? ({ _id: id } as Item);
-        const next = { ...current, ...item, _id: id, updatedAt: new Date() } as Item;
+        const next = {
+            ...current,
+            ...item,
+            _id: id,
+            updatedAt: new Date(),
+        } as Item;
         if (options?.unsetPermissionsGranted) delete next.permissionsGranted;
         return this.store.put('apps', next);
     }
@@ -47,13 +57,21 @@ export class HostMetadataStorage extends AppMetadataStorage {
     async updateSetting(id: string, setting: ISetting): Promise<boolean> {
         const current = this.store.get<Item>('apps', id);
         if (!current) return false;
-        return !!this.store.update<Item>('apps', id, { settings: { ...current.settings, [setting.id]: setting } } as Partial<Item>);
+        return !!this.store.update<Item>('apps', id, {
+            settings: { ...current.settings, [setting.id]: setting },
+        } as Partial<Item>);
     }
     async updateAppInfo(id: string, info: IAppInfo): Promise<boolean> {
         return !!this.store.update<Item>('apps', id, { info } as Partial<Item>);
     }
     async updateMarketplaceInfo(id: string, marketplaceInfo: IMarketplaceInfo[]): Promise<boolean> {
-        return !!this.store.update<Item>('apps', id, { marketplaceInfo } as Partial<Item>);
+        return !!this.store.update<Item>('apps', id, {
+            marketplaceInfo,
+        } as Partial<Item>);
+    }
+    /** Engines up to 1.55.1 write the whole item back (Rocket.Chat's storage `$set`s it); 1.57 split this into the partial updates above. */
+    async update(item: IAppStorageItem): Promise<IAppStorageItem> {
+        return this.updatePartialAndReturnDocument(item);
     }
 }
 
@@ -91,11 +109,21 @@ export class HostLogStorage extends AppLogStorage {
     ): Promise<{ logs: ILoggerStorageEntry[]; total: number }> {
         const all = this.store.find<ILoggerStorageEntry & Doc>('logs', (l) => !query.appId || l.appId === query.appId).reverse();
         const skip = options?.skip ?? 0;
-        return { logs: all.slice(skip, options?.limit ? skip + options.limit : undefined), total: all.length };
+        return {
+            logs: all.slice(skip, options?.limit ? skip + options.limit : undefined),
+            total: all.length,
+        };
+    }
+    /** Engines up to 1.53.1 ask for a plain list; 1.55 replaced this with findPaginated. */
+    async find(query: Record<string, unknown>, options?: { skip?: number; limit?: number }): Promise<ILoggerStorageEntry[]> {
+        return (await this.findPaginated(query, options)).logs;
     }
     async storeEntries(entry: ILoggerStorageEntry): Promise<ILoggerStorageEntry> {
         this.echo(entry);
-        return this.store.put('logs', { ...entry, _id: randomId() } as ILoggerStorageEntry & Doc);
+        return this.store.put('logs', {
+            ...entry,
+            _id: randomId(),
+        } as ILoggerStorageEntry & Doc);
     }
     async getEntriesFor(appId: string): Promise<Array<ILoggerStorageEntry>> {
         return this.store.find<ILoggerStorageEntry & Doc>('logs', (l) => l.appId === appId);

@@ -122,7 +122,9 @@ export class Store {
             .prepare(
                 `SELECT record_id FROM persistence_assoc WHERE app_id = ? AND assoc IN (${placeholders}) GROUP BY record_id HAVING COUNT(DISTINCT assoc) = ? ORDER BY MIN(rowid)`,
             )
-            .all(appId, ...associations, associations.length) as Array<{ record_id: string }>;
+            .all(appId, ...associations, associations.length) as Array<{
+            record_id: string;
+        }>;
         return rows.map((r) => r.record_id);
     }
 
@@ -139,7 +141,9 @@ export class Store {
                 `SELECT p.data FROM persistence p JOIN (SELECT record_id, MIN(rowid) AS first FROM persistence_assoc WHERE app_id = ? AND assoc IN (${placeholders})
                  GROUP BY record_id HAVING COUNT(DISTINCT assoc) = ?) m ON p.id = m.record_id AND p.app_id = ? ORDER BY m.first`,
             )
-            .all(appId, ...associations, associations.length, appId) as Array<{ data: string }>;
+            .all(appId, ...associations, associations.length, appId) as Array<{
+            data: string;
+        }>;
         return rows.map((r) => decode<object>(r.data));
     }
 

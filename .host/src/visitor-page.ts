@@ -80,7 +80,10 @@ export function startVisitorPage(options: VisitorPageOptions): Promise<VisitorPa
 
     const server = http.createServer((req, res) => {
         const send = (status: number, text: string): void => {
-            res.writeHead(status, { ...SECURITY_HEADERS, 'content-type': 'text/plain; charset=utf-8' });
+            res.writeHead(status, {
+                ...SECURITY_HEADERS,
+                'content-type': 'text/plain; charset=utf-8',
+            });
             res.end(req.method === 'HEAD' ? undefined : text);
         };
         if (req.method !== 'GET' && req.method !== 'HEAD') {
@@ -96,7 +99,11 @@ export function startVisitorPage(options: VisitorPageOptions): Promise<VisitorPa
         const type = CONTENT_TYPES[path.extname(file).toLowerCase()] ?? 'application/octet-stream';
         fs.readFile(file, (err, body) => {
             if (err) return send(500, 'Could not read the file');
-            res.writeHead(200, { ...SECURITY_HEADERS, 'content-type': type, 'content-length': body.length });
+            res.writeHead(200, {
+                ...SECURITY_HEADERS,
+                'content-type': type,
+                'content-length': body.length,
+            });
             res.end(req.method === 'HEAD' ? undefined : body);
         });
     });

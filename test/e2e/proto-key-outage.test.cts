@@ -11,7 +11,8 @@ import { appLogs, callApp, history, newVisitor, REMOTE_URL, type Reply, startTar
 jest.setTimeout(180_000);
 
 /** The engine's answer when the Deno process does not answer a call within APPS_ENGINE_RUNTIME_TIMEOUT (30 s). */
-const timedOut = (method: string) => new RegExp(`^\\[[0-9a-f-]+\\] Request "[^"]+" for method "${method}" timed out after 30000ms$`);
+// Engines up to 1.5x end the message at "timed out"; 1.62.0 adds " after 30000ms".
+const timedOut = (method: string) => new RegExp(`^\\[[0-9a-f-]+\\] Request "[^"]+" for method "${method}" timed out( after 30000ms)?$`);
 const PROBE_INTERVAL_MS = 2_000;
 const GIVE_UP_MS = 120_000;
 

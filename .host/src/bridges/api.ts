@@ -51,7 +51,11 @@ export class HostApiBridge extends ApiBridge {
         router.all(routePath, (req: Request & { _privateHash?: string; user?: unknown }, res: Response) => {
             // authenticationMiddleware({ rejectUnauthorized: !!endpoint.authRequired })
             const user = this.authenticate(req);
-            if (endpoint.authRequired && !user) return void res.status(401).json({ status: 'error', message: 'You must be logged in to do this.' });
+            if (endpoint.authRequired && !user)
+                return void res.status(401).json({
+                    status: 'error',
+                    message: 'You must be logged in to do this.',
+                });
             this.execute(appId, endpoint.path, req, user, res);
         });
     }

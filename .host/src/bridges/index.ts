@@ -3,9 +3,9 @@
 // by the local host".
 import { AppBridges } from '@rocket.chat/apps-engine/server/bridges/AppBridges';
 import { CommandBridge } from '@rocket.chat/apps-engine/server/bridges/CommandBridge';
-import { ContactBridge } from '@rocket.chat/apps-engine/server/bridges/ContactBridge';
+import type { ContactBridge } from '@rocket.chat/apps-engine/server/bridges/ContactBridge';
 import { HttpBridge } from '@rocket.chat/apps-engine/server/bridges/HttpBridge';
-import { EmailBridge } from '@rocket.chat/apps-engine/server/bridges/EmailBridge';
+import type { EmailBridge } from '@rocket.chat/apps-engine/server/bridges/EmailBridge';
 import { UiInteractionBridge } from '@rocket.chat/apps-engine/server/bridges/UiInteractionBridge';
 import { CloudWorkspaceBridge } from '@rocket.chat/apps-engine/server/bridges/CloudWorkspaceBridge';
 import { VideoConferenceBridge } from '@rocket.chat/apps-engine/server/bridges/VideoConferenceBridge';
@@ -13,8 +13,8 @@ import { OAuthAppsBridge } from '@rocket.chat/apps-engine/server/bridges/OAuthAp
 import { ModerationBridge } from '@rocket.chat/apps-engine/server/bridges/ModerationBridge';
 import { ThreadBridge } from '@rocket.chat/apps-engine/server/bridges/ThreadBridge';
 import { RoleBridge } from '@rocket.chat/apps-engine/server/bridges/RoleBridge';
-import { OutboundMessageBridge } from '@rocket.chat/apps-engine/server/bridges/OutboundMessagesBridge';
-import { ExperimentalBridge } from '@rocket.chat/apps-engine/server/bridges/ExperimentalBridge';
+import type { OutboundMessageBridge } from '@rocket.chat/apps-engine/server/bridges/OutboundMessagesBridge';
+import type { ExperimentalBridge } from '@rocket.chat/apps-engine/server/bridges/ExperimentalBridge';
 import type { IListenerBridge } from '@rocket.chat/apps-engine/server/bridges/IListenerBridge';
 import { withUnsupported, type HostContext } from '../context';
 import type { Chat } from '../chat';
@@ -32,6 +32,20 @@ import { HostActivationBridge, HostDetailChangesBridge, HostEnvironmentBridge, H
 // message/room events from the engine are not raised by this host.
 const listenerBridge = withUnsupported(class ListenerBridge {} as unknown as abstract new () => IListenerBridge);
 
+/**
+ * A bridge class the engine added over time: ContactBridge in 1.53, OutboundMessagesBridge in 1.55,
+ * ExperimentalBridge in 1.57 (EmailBridge is in every engine with a Deno runtime). An older engine never asks
+ * for it, so an empty stand-in of that name takes its place there.
+ */
+function laterBridge<T>(file: string, name: string): abstract new () => T {
+    try {
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
+        return require(`@rocket.chat/apps-engine/server/bridges/${file}`)[name];
+    } catch {
+        return { [name]: class {} }[name] as unknown as abstract new () => T;
+    }
+}
+
 export class HostBridges extends AppBridges {
     readonly api: HostApiBridge;
     readonly scheduler: HostSchedulerBridge;
@@ -43,7 +57,7 @@ export class HostBridges extends AppBridges {
         this.scheduler = new HostSchedulerBridge(ctx);
         this.b = {
             command: withUnsupported(CommandBridge),
-            contact: withUnsupported(ContactBridge),
+            contact: withUnsupported(laterBridge<ContactBridge>('ContactBridge', 'ContactBridge')),
             details: withUnsupported(HostDetailChangesBridge),
             env: withUnsupported(HostEnvironmentBridge),
             http: withUnsupported(HttpBridge),
@@ -56,7 +70,7 @@ export class HostBridges extends AppBridges {
             federation: new HostFederationBridge(ctx),
             settings: withUnsupported(HostServerSettingBridge, ctx, settings),
             upload: withUnsupported(HostUploadBridge, ctx, chat, settings),
-            email: withUnsupported(EmailBridge),
+            email: withUnsupported(laterBridge<EmailBridge>('EmailBridge', 'EmailBridge')),
             user: withUnsupported(HostUserBridge, ctx),
             ui: withUnsupported(UiInteractionBridge),
             cloud: withUnsupported(CloudWorkspaceBridge),
@@ -65,8 +79,8 @@ export class HostBridges extends AppBridges {
             moderation: withUnsupported(ModerationBridge),
             thread: withUnsupported(ThreadBridge),
             role: withUnsupported(RoleBridge),
-            outbound: withUnsupported(OutboundMessageBridge),
-            experimental: withUnsupported(ExperimentalBridge),
+            outbound: withUnsupported(laterBridge<OutboundMessageBridge>('OutboundMessagesBridge', 'OutboundMessageBridge')),
+            experimental: withUnsupported(laterBridge<ExperimentalBridge>('ExperimentalBridge', 'ExperimentalBridge')),
         };
     }
 

@@ -40,13 +40,22 @@ export abstract class HostLivechatBridge extends LivechatBridge {
     }
 
     protected async createVisitor(visitor: IVisitor): Promise<string> {
-        return this.chat.registerVisitor({ token: visitor.token, name: visitor.name, username: visitor.username, department: visitor.department })
-            ._id;
+        return this.chat.registerVisitor({
+            token: visitor.token,
+            name: visitor.name,
+            username: visitor.username,
+            department: visitor.department,
+        })._id;
     }
 
     protected async createAndReturnVisitor(visitor: IVisitor): Promise<IVisitor | undefined> {
         return (await this.ctx.conv.visitor(
-            this.chat.registerVisitor({ token: visitor.token, name: visitor.name, username: visitor.username, department: visitor.department }),
+            this.chat.registerVisitor({
+                token: visitor.token,
+                name: visitor.name,
+                username: visitor.username,
+                department: visitor.department,
+            }),
         )) as IVisitor;
     }
 
@@ -63,7 +72,10 @@ export abstract class HostLivechatBridge extends LivechatBridge {
         const doc = this.chat.visitorByToken(visitor.token);
         if (!doc) throw new Error('error-invalid-visitor');
         const room = this.chat.openRoom(doc);
-        if (agent?.id) this.ctx.store.update('rooms', room._id, { servedBy: { _id: agent.id, username: agent.username, ts: new Date() } });
+        if (agent?.id)
+            this.ctx.store.update('rooms', room._id, {
+                servedBy: { _id: agent.id, username: agent.username, ts: new Date() },
+            });
         return (await this.ctx.conv.room(this.ctx.store.get('rooms', room._id))) as ILivechatRoom;
     }
 
@@ -72,7 +84,11 @@ export abstract class HostLivechatBridge extends LivechatBridge {
         if (!doc || !doc.open) return false;
         const by = closer
             ? { type: 'user' as const, _id: closer.id, username: closer.username }
-            : { type: 'visitor' as const, _id: doc.v!._id, username: doc.v!.username };
+            : {
+                  type: 'visitor' as const,
+                  _id: doc.v!._id,
+                  username: doc.v!.username,
+              };
         this.chat.closeRoom(doc, by, comment);
         return true;
     }
@@ -92,7 +108,11 @@ export abstract class HostLivechatBridge extends LivechatBridge {
         const now = new Date();
         const u = visitor
             ? { _id: visitor._id, username: visitor.username, name: visitor.name }
-            : { _id: message.sender!.id, username: message.sender!.username, name: message.sender!.name };
+            : {
+                  _id: message.sender!.id,
+                  username: message.sender!.username,
+                  name: message.sender!.name,
+              };
         const doc: MessageDoc = {
             _id: message.id ?? randomId(),
             rid: message.room.id,

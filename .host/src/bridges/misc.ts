@@ -56,14 +56,22 @@ export class HostInternalBridge extends InternalBridge {
 export class HostFederationBridge implements IInternalFederationBridge {
     constructor(private readonly ctx: HostContext) {}
     private keys(): { privateKey: string; publicKey: string } {
-        let pair = this.ctx.store.get<{ _id: string; privateKey: string; publicKey: string }>('kv', 'federation-keys');
+        let pair = this.ctx.store.get<{
+            _id: string;
+            privateKey: string;
+            publicKey: string;
+        }>('kv', 'federation-keys');
         if (!pair) {
             const { privateKey, publicKey } = generateKeyPairSync('rsa', {
                 modulusLength: 2048,
                 publicKeyEncoding: { type: 'spki', format: 'pem' },
                 privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
             });
-            pair = this.ctx.store.put('kv', { _id: 'federation-keys', privateKey, publicKey });
+            pair = this.ctx.store.put('kv', {
+                _id: 'federation-keys',
+                privateKey,
+                publicKey,
+            });
         }
         return pair;
     }

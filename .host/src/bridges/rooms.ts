@@ -91,8 +91,12 @@ export abstract class HostMessageBridge extends MessageBridge {
             ...('groupable' in message && { groupable: message.groupable }),
             ...('parseUrls' in message && { parseUrls: message.parseUrls }),
             ...('blocks' in message && { blocks: message.blocks }),
-            ...('token' in message && { token: (message as { token?: string }).token }),
-            ...(message.attachments && { attachments: this.ctx.conv.attachmentsToRocketChat(message.attachments as never) }),
+            ...('token' in message && {
+                token: (message as { token?: string }).token,
+            }),
+            ...(message.attachments && {
+                attachments: this.ctx.conv.attachmentsToRocketChat(message.attachments as never),
+            }),
             ...(!partial && (message as { _unmappedProperties_?: object })._unmappedProperties_),
         };
         for (const k of Object.keys(doc)) if (doc[k] === undefined) delete doc[k];

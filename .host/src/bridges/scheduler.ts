@@ -6,7 +6,15 @@ import type { IOnetimeSchedule, IProcessor, IRecurringSchedule } from '@rocket.c
 import type { HostContext } from '../context';
 import { randomId } from '../store';
 
-const UNITS: Record<string, number> = { ms: 1, millisecond: 1, second: 1000, minute: 60_000, hour: 3_600_000, day: 86_400_000, week: 604_800_000 };
+const UNITS: Record<string, number> = {
+    ms: 1,
+    millisecond: 1,
+    second: 1000,
+    minute: 60_000,
+    hour: 3_600_000,
+    day: 86_400_000,
+    week: 604_800_000,
+};
 
 /** Milliseconds of a number or a simple human-interval string ("30 seconds", "1 minute", "2.5 hours"). */
 export function parseIntervalMs(value: string | number): number {
@@ -34,11 +42,19 @@ export class HostSchedulerBridge extends SchedulerBridge {
 
     protected async registerProcessors(processors: Array<IProcessor>, appId: string): Promise<void | Array<string>> {
         for (const p of processors) {
-            this.processors.set(p.id, { appId, fn: p.processor as unknown as Processor });
+            this.processors.set(p.id, {
+                appId,
+                fn: p.processor as unknown as Processor,
+            });
             const s = p.startupSetting;
             if (s?.type === 'onetime') await this.scheduleOnce({ id: p.id, when: s.when, data: s.data });
             if (s?.type === 'recurring')
-                await this.scheduleRecurring({ id: p.id, interval: s.interval, skipImmediate: s.skipImmediate, data: s.data });
+                await this.scheduleRecurring({
+                    id: p.id,
+                    interval: s.interval,
+                    skipImmediate: s.skipImmediate,
+                    data: s.data,
+                });
         }
         return processors.map((p) => p.id);
     }

@@ -20,7 +20,11 @@ export const SERVER_SETTING_DEFAULTS: Record<string, { value: unknown; type: Set
     FileUpload_Enabled: { value: true, type: 'boolean', public: true },
     FileUpload_MaxFileSize: { value: 104857600, type: 'int', public: true },
     FileUpload_MediaTypeWhiteList: { value: '', type: 'string', public: true },
-    FileUpload_MediaTypeBlackList: { value: 'image/svg+xml', type: 'string', public: true },
+    FileUpload_MediaTypeBlackList: {
+        value: 'image/svg+xml',
+        type: 'string',
+        public: true,
+    },
     FileUpload_ProtectFiles: { value: true, type: 'boolean' },
     FileUpload_RotateImages: { value: true, type: 'boolean' },
     FileUpload_Storage_Type: { value: 'GridFS', type: 'select' },
@@ -77,7 +81,10 @@ export class ServerSettings {
         if (!doc) return false;
         const coerced = doc.type === 'boolean' ? value === true || value === 'true' : doc.type === 'int' ? Number(value) : String(value);
         if (doc.type === 'int' && !Number.isFinite(coerced)) throw new Error(`Invalid value for ${id}`);
-        this.ctx.store.update<SettingDoc>('settings', id, { value: coerced, _updatedAt: new Date() });
+        this.ctx.store.update<SettingDoc>('settings', id, {
+            value: coerced,
+            _updatedAt: new Date(),
+        });
         return true;
     }
 

@@ -14,6 +14,7 @@ import type { Chat, MessageDoc, RoomDoc } from '../chat';
 import type { ServerSettings } from './settings';
 import { determineFileType, isValidContentType } from '../filetype';
 import { randomId, type Doc } from '../store';
+import { activeEngineDir } from '../engines';
 
 export interface UploadDoc extends Doc {
     name: string;
@@ -50,7 +51,13 @@ export abstract class HostUploadBridge extends UploadBridge {
         if (!details.visitorToken) throw new Error('UploadBridge.createUpload for a user (sendFileMessage) is not supported by the local host');
         const bytes = Buffer.isBuffer(buffer) ? buffer : Buffer.from(buffer as unknown as Uint8Array);
         const type = determineFileType(bytes, details.name);
-        const file = { name: details.name, size: bytes.length, type, rid: details.rid, visitorToken: details.visitorToken };
+        const file = {
+            name: details.name,
+            size: bytes.length,
+            type,
+            rid: details.rid,
+            visitorToken: details.visitorToken,
+        };
 
         this.validateFileUpload(file);
         await this.firePreFileUpload({ ...details, type, size: bytes.length }, bytes);
@@ -79,21 +86,42 @@ export abstract class HostUploadBridge extends UploadBridge {
         }
     }
 
-    /** IPreFileUpload through the engine's listener manager: the bytes go to a temp file the Deno child reads. */
+    /**
+     * IPreFileUpload through the engine's listener manager. Apps-Engine 1.62.0's runtime reads the bytes from
+     * a temp file (`{ file, path }`, handlers/app/handleUploadEvents.ts); engines up to 1.59.0 hand the event
+     * data to the app as it is, so Rocket.Chat sent `{ file, content }` with the bytes inline.
+     */
     private async firePreFileUpload(file: IUploadDetails, bytes: Buffer): Promise<void> {
         const manager = this.ctx.manager;
         if (!manager) return;
+        const listeners = manager.getListenerManager();
+        if (!fs.existsSync(path.join(activeEngineDir(), 'deno-runtime', 'handlers', 'app', 'handleUploadEvents.ts'))) {
+            await listeners.executeListener(AppInterface.IPreFileUpload, {
+                file,
+                content: bytes,
+            } as never);
+            return;
+        }
         const tmp = path.join(this.ctx.tempDir, `upload-${randomId()}`);
         fs.writeFileSync(tmp, bytes);
         try {
-            await manager.getListenerManager().executeListener(AppInterface.IPreFileUpload, { file, path: tmp } as never);
+            await listeners.executeListener(AppInterface.IPreFileUpload, {
+                file,
+                path: tmp,
+            } as never);
         } finally {
             fs.rmSync(tmp, { force: true });
         }
     }
 
     private async storeUpload(
-        file: { name: string; size: number; type: string; rid: string; visitorToken?: string },
+        file: {
+            name: string;
+            size: number;
+            type: string;
+            rid: string;
+            visitorToken?: string;
+        },
         input: Buffer,
     ): Promise<UploadDoc> {
         const _id = randomId();
@@ -107,7 +135,10 @@ export abstract class HostUploadBridge extends UploadBridge {
                 const rotated = typeof meta.orientation !== 'undefined' && meta.orientation !== 1;
                 const width = rotated ? meta.height : meta.width;
                 const height = rotated ? meta.width : meta.height;
-                identify = { format: meta.format, ...(width != null && height != null && { size: { width, height } }) } as UploadDoc['identify'];
+                identify = {
+                    format: meta.format,
+                    ...(width != null && height != null && { size: { width, height } }),
+                } as UploadDoc['identify'];
                 if (rotated && this.settings.get('FileUpload_RotateImages') === true) bytes = await sharp(bytes).rotate().toBuffer();
             } catch (e) {
                 this.ctx.log(`could not read image metadata: ${(e as Error).message}`);
@@ -153,7 +184,11 @@ export abstract class HostUploadBridge extends UploadBridge {
             title_link_download: true,
         };
         if (/^image\/.+/.test(file.type)) {
-            Object.assign(attachment, { image_url: fileUrl, image_type: file.type, image_size: file.size });
+            Object.assign(attachment, {
+                image_url: fileUrl,
+                image_type: file.type,
+                image_size: file.size,
+            });
             if (file.identify?.size) attachment.image_dimensions = file.identify.size;
             try {
                 const preview = await sharp(this.ctx.store.readBytes(file._id))
@@ -166,9 +201,17 @@ export abstract class HostUploadBridge extends UploadBridge {
                 // core logs and posts without a preview when the image cannot be decoded
             }
         } else if (/^audio\/.+/.test(file.type)) {
-            Object.assign(attachment, { audio_url: fileUrl, audio_type: file.type, audio_size: file.size });
+            Object.assign(attachment, {
+                audio_url: fileUrl,
+                audio_type: file.type,
+                audio_size: file.size,
+            });
         } else if (/^video\/.+/.test(file.type)) {
-            Object.assign(attachment, { video_url: fileUrl, video_type: file.type, video_size: file.size });
+            Object.assign(attachment, {
+                video_url: fileUrl,
+                video_type: file.type,
+                video_size: file.size,
+            });
         }
         if (attachment.description === undefined) delete attachment.description;
         const now = new Date();
@@ -183,7 +226,11 @@ export abstract class HostUploadBridge extends UploadBridge {
             files: [fileRef],
             groupable: false,
             attachments: [attachment],
-            u: { _id: visitor._id, username: visitor.username, ...(visitor.name && { name: visitor.name }) },
+            u: {
+                _id: visitor._id,
+                username: visitor.username,
+                ...(visitor.name && { name: visitor.name }),
+            },
             token: visitorToken,
         });
     }

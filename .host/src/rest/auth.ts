@@ -52,9 +52,10 @@ export function requireAdmin(ctx: HostContext, req: Request, res: Response): Doc
     const user = authenticate(ctx, req);
     if (!user) return void answerUnauthorized(res);
     if (!isAdmin(user)) {
-        return void res
-            .status(403)
-            .json({ success: false, error: 'User does not have the permissions required for this action [error-unauthorized]' });
+        return void res.status(403).json({
+            success: false,
+            error: 'User does not have the permissions required for this action [error-unauthorized]',
+        });
     }
     return user;
 }

@@ -19,7 +19,15 @@ export function createDeployAndAdminRouter(ctx: HostContext, settings: ServerSet
     const r = express.Router();
     const json = express.json();
 
-    r.get('/api/info', (_req, res) => void res.json({ version: HOST_VERSION, appsEngineVersion: '1.62.0', success: true }));
+    r.get(
+        '/api/info',
+        (_req, res) =>
+            void res.json({
+                version: HOST_VERSION,
+                appsEngineVersion: '1.62.0',
+                success: true,
+            }),
+    );
 
     r.post('/api/v1/login', json, (req, res) => {
         const { user, username, password } = req.body ?? {};
@@ -28,11 +36,22 @@ export function createDeployAndAdminRouter(ctx: HostContext, settings: ServerSet
         const stored = (doc?.services as { password?: { sha256?: string } } | undefined)?.password?.sha256;
         const given = typeof password === 'string' ? hash(password) : typeof password?.digest === 'string' ? undefined : undefined;
         if (!doc || !stored || !given || !timingSafeEqual(Buffer.from(stored), Buffer.from(given))) {
-            return void res.status(401).json({ status: 'error', error: 'Unauthorized', message: 'Unauthorized' });
+            return void res.status(401).json({
+                status: 'error',
+                error: 'Unauthorized',
+                message: 'Unauthorized',
+            });
         }
         const authToken = randomId(43);
-        ctx.store.put('loginTokens', { _id: hash(authToken), userId: doc._id, when: new Date() });
-        res.json({ status: 'success', data: { userId: doc._id, authToken, me: publicUser(doc) } });
+        ctx.store.put('loginTokens', {
+            _id: hash(authToken),
+            userId: doc._id,
+            when: new Date(),
+        });
+        res.json({
+            status: 'success',
+            data: { userId: doc._id, authToken, me: publicUser(doc) },
+        });
     });
 
     r.get('/api/v1/me', (req, res) => {
@@ -46,7 +65,10 @@ export function createDeployAndAdminRouter(ctx: HostContext, settings: ServerSet
         if (!req.body || !('value' in req.body)) return void res.status(400).json({ success: false, error: 'Match error' });
         try {
             if (!settings.set(req.params.id, req.body.value))
-                return void res.status(400).json({ success: false, error: `Setting ${req.params.id} not found` });
+                return void res.status(400).json({
+                    success: false,
+                    error: `Setting ${req.params.id} not found`,
+                });
         } catch (e) {
             return void res.status(400).json({ success: false, error: (e as Error).message });
         }
@@ -64,13 +86,23 @@ export function createDeployAndAdminRouter(ctx: HostContext, settings: ServerSet
         const app = manager.getOneById(id);
         if (!app) return undefined;
         const info = app.getInfo();
-        return { ...info, status: await app.getStatus(), languages: [], private: true, installationSource: 'private' };
+        return {
+            ...info,
+            status: await app.getStatus(),
+            languages: [],
+            private: true,
+            installationSource: 'private',
+        };
     };
 
     r.get('/api/apps/:id', async (req, res) => {
         if (!requireAdmin(ctx, req, res)) return;
         const app = await appInfo(req.params.id);
-        if (!app) return void res.status(404).json({ success: false, error: `No App found by the id of: ${req.params.id}` });
+        if (!app)
+            return void res.status(404).json({
+                success: false,
+                error: `No App found by the id of: ${req.params.id}`,
+            });
         res.json({ app, success: true });
     });
 
@@ -97,20 +129,32 @@ export function createDeployAndAdminRouter(ctx: HostContext, settings: ServerSet
         const form = await readForm(req);
         const zip = form.get('app')?.data;
         if (!zip) {
-            return void res
-                .status(400)
-                .json(
-                    update
-                        ? { success: false, error: 'Failed to get a file to install for the App. ' }
-                        : { success: false, error: 'app_file_error', message: 'Failed to get a file to install for the App. ' },
-                );
+            return void res.status(400).json(
+                update
+                    ? {
+                          success: false,
+                          error: 'Failed to get a file to install for the App. ',
+                      }
+                    : {
+                          success: false,
+                          error: 'app_file_error',
+                          message: 'Failed to get a file to install for the App. ',
+                      },
+            );
         }
         const appUser = (await ctx.conv.user(user)) as never;
         const permissionsGranted = permissionsOf(form) as never;
         try {
             const aff = update
-                ? await manager.update(zip, permissionsGranted, { loadApp: true, user: appUser } as never)
-                : await manager.add(zip, { enable: false, permissionsGranted, user: appUser });
+                ? await manager.update(zip, permissionsGranted, {
+                      loadApp: true,
+                      user: appUser,
+                  } as never)
+                : await manager.add(zip, {
+                      enable: false,
+                      permissionsGranted,
+                      user: appUser,
+                  });
             const info: Record<string, unknown> = { ...aff.getAppInfo() };
             if (aff.hasStorageError())
                 return void res.status(400).json({
@@ -120,7 +164,10 @@ export function createDeployAndAdminRouter(ctx: HostContext, settings: ServerSet
                     messages: [aff.getStorageError()],
                 });
             if (aff.hasAppUserError()) {
-                const e = aff.getAppUserError() as { message?: string; username?: string };
+                const e = aff.getAppUserError() as {
+                    message?: string;
+                    username?: string;
+                };
                 return void res.status(400).json({
                     success: false,
                     ...(!update && { error: 'app_user_error' }),
@@ -137,7 +184,12 @@ export function createDeployAndAdminRouter(ctx: HostContext, settings: ServerSet
                     ctx.log(`app installed but could not be enabled: ${(e as Error).message}`);
                 }
             }
-            res.json({ app: info, implemented: aff.getImplementedInferfaces(), licenseValidation: aff.getLicenseValidationResult(), success: true });
+            res.json({
+                app: info,
+                implemented: aff.getImplementedInferfaces(),
+                licenseValidation: aff.getLicenseValidationResult(),
+                success: true,
+            });
         } catch (e) {
             res.status(400).json({ success: false, error: (e as Error).message });
         }
@@ -149,10 +201,16 @@ export function createDeployAndAdminRouter(ctx: HostContext, settings: ServerSet
         const user = requireAdmin(ctx, req, res);
         if (!user) return;
         const prl = manager.getOneById(req.params.id);
-        if (!prl) return void res.status(404).json({ success: false, error: `No App found by the id of: ${req.params.id}` });
+        if (!prl)
+            return void res.status(404).json({
+                success: false,
+                error: `No App found by the id of: ${req.params.id}`,
+            });
         const info: Record<string, unknown> = { ...prl.getInfo() };
         try {
-            await manager.remove(prl.getID(), { user: (await ctx.conv.user(user)) as never });
+            await manager.remove(prl.getID(), {
+                user: (await ctx.conv.user(user)) as never,
+            });
             info.status = AppStatus.DISABLED;
         } catch {
             info.status = await prl.getStatus();
@@ -164,7 +222,11 @@ export function createDeployAndAdminRouter(ctx: HostContext, settings: ServerSet
     r.get('/api/apps/:id/settings', (req, res) => {
         if (!requireAdmin(ctx, req, res)) return;
         const app = manager.getOneById(req.params.id);
-        if (!app) return void res.status(404).json({ success: false, error: `No App found by the id of: ${req.params.id}` });
+        if (!app)
+            return void res.status(404).json({
+                success: false,
+                error: `No App found by the id of: ${req.params.id}`,
+            });
         const all = { ...app.getStorageItem().settings };
         for (const k of Object.keys(all)) if (all[k].hidden) delete all[k];
         res.json({ settings: all, success: true });
@@ -173,13 +235,24 @@ export function createDeployAndAdminRouter(ctx: HostContext, settings: ServerSet
     r.post('/api/apps/:id/settings', json, async (req, res) => {
         if (!requireAdmin(ctx, req, res)) return;
         const app = manager.getOneById(req.params.id);
-        if (!app) return void res.status(404).json({ success: false, error: `No App found by the id of: ${req.params.id}` });
-        if (!req.body?.settings) return void res.status(400).json({ success: false, error: 'The settings to update must be present.' });
+        if (!app)
+            return void res.status(404).json({
+                success: false,
+                error: `No App found by the id of: ${req.params.id}`,
+            });
+        if (!req.body?.settings)
+            return void res.status(400).json({
+                success: false,
+                error: 'The settings to update must be present.',
+            });
         // as Rocket.Chat: each posted setting whose value differs is stored AS POSTED (its admin UI posts whole
         // setting objects; a bare {id, value} replaces the stored setting's other fields, there as here)
         const current = app.getStorageItem().settings;
         const updated = [];
-        for (const s of req.body.settings as Array<{ id: string; value: unknown }>) {
+        for (const s of req.body.settings as Array<{
+            id: string;
+            value: unknown;
+        }>) {
             if (current[s.id] && current[s.id].value !== s.value) {
                 await manager.getSettingsManager().updateAppSetting(req.params.id, s as never);
                 updated.push(s);
@@ -194,7 +267,10 @@ export function createDeployAndAdminRouter(ctx: HostContext, settings: ServerSet
     r.get('/api/apps/:id/logs', async (req, res) => {
         if (!requireAdmin(ctx, req, res)) return;
         if (!manager.getOneById(req.params.id))
-            return void res.status(404).json({ success: false, error: `No App found by the id of: ${req.params.id}` });
+            return void res.status(404).json({
+                success: false,
+                error: `No App found by the id of: ${req.params.id}`,
+            });
         const offset = Number.parseInt(String(req.query.offset ?? 0), 10) || 0;
         const count = Math.min(Number.parseInt(String(req.query.count ?? 50), 10) || 50, 100);
         const { logs, total } = await manager.getLogStorage().findPaginated({ appId: req.params.id }, { skip: offset, limit: count });

@@ -30,7 +30,11 @@ export function createLivechatRouter(ctx: HostContext, chat: Chat): Router {
         if (existing) return void res.json({ room: existing, newRoom: false, success: true });
         if (rid && ctx.store.get('rooms', rid)) return fail(res, 'room-closed');
         if (!chat.pickAgent(visitor.department)) return fail(res, 'no-agent-online');
-        res.json({ room: chat.openRoom(visitor, rid), newRoom: true, success: true });
+        res.json({
+            room: chat.openRoom(visitor, rid),
+            newRoom: true,
+            success: true,
+        });
     });
 
     r.post('/api/v1/livechat/room.close', json, (req, res) => {
@@ -51,7 +55,10 @@ export function createLivechatRouter(ctx: HostContext, chat: Chat): Router {
         const room = ctx.store.get<RoomDoc>('rooms', req.params.rid);
         if (!room || room.v?.token !== token) return fail(res, 'invalid-room');
         const limit = req.query.limit ? Math.min(Number(req.query.limit), 100) : 20;
-        const messages = chat.roomMessages(room._id, { limit, skip: Number(req.query.offset ?? 0) || 0 });
+        const messages = chat.roomMessages(room._id, {
+            limit,
+            skip: Number(req.query.offset ?? 0) || 0,
+        });
         res.json({ messages, success: true });
     });
 

@@ -14,7 +14,11 @@ export function parseMultipart(body: Buffer, contentType: string): Map<string, {
         const headers = body.subarray(start + 2, headerEnd).toString('utf8');
         const name = /name="([^"]*)"/i.exec(headers)?.[1];
         const filename = /filename="([^"]*)"/i.exec(headers)?.[1];
-        if (name) parts.set(name, { filename, data: body.subarray(headerEnd + 4, next - 2) });
+        if (name)
+            parts.set(name, {
+                filename,
+                data: body.subarray(headerEnd + 4, next - 2),
+            });
         pos = next;
     }
     return parts;
