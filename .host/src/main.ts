@@ -1,11 +1,12 @@
 // `npm start`: package the app, start the local host, install the zip, seed, print what to do next.
 // Flags: --port N (env PORT, default 3000; 0 = free port), --host ADDR, --data DIR | --memory,
 // --zip PATH, --no-package, --seed / --no-seed, --json (one JSON line when ready), --verbose,
-// --page-port N (the visitor page on its own origin; default 3001, only when given with --json; 0 = free port) / --no-page.
+// --page-port N (the visitor page on its own origin; default 3001, only when given with --json; 0 = free port) / --no-page,
+// --engine-fix[=h1,h2,h3] (run a patched copy of the engine, docs/ENGINE.md; all fixes when no list is given).
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { startHost } from './host';
+import { installedEngineDir, parseEngineFixes, prepareFixedEngine, useEngineDirectory } from './engine-fix';
 import { startVisitorPage, visitorPageLink } from './visitor-page';
 
 const repoRoot = path.resolve(__dirname, '..', '..');
@@ -53,6 +54,14 @@ async function main(): Promise<void> {
     }
     if (!fs.existsSync(zipPath)) throw new Error(`No app package at ${zipPath}: run \`npx rc-apps package\` or pass --zip`);
 
+    // the engine copy is chosen before ./host (and with it every engine import) is loaded
+    const engineFixes = flags['engine-fix'] === undefined ? undefined : parseEngineFixes(flags['engine-fix'] as string | true);
+    if (engineFixes) {
+        const fixedDir = prepareFixedEngine(installedEngineDir(), engineFixes);
+        useEngineDirectory(fixedDir);
+        say(`Engine: a patched copy with ${engineFixes.join(', ')} (${path.relative(repoRoot, fixedDir)})`);
+    }
+    const { startHost } = await import('./host');
     const host = await startHost({
         port: flags.port !== undefined ? Number(flags.port) : process.env.PORT ? Number(process.env.PORT) : 3000,
         host: typeof flags.host === 'string' ? flags.host : '127.0.0.1',
@@ -99,7 +108,7 @@ async function main(): Promise<void> {
     const { url, appId, seed } = host;
     if (json) {
         process.stdout.write(
-            `${JSON.stringify({ url, port: host.port, appId, appPaths: host.appPaths, visitorToken: seed?.visitorToken, rid: seed?.rid, adminUser: host.adminUser, adminPassword: host.adminPassword, pageUrl: page?.url, readyMs, pid: process.pid, denoPid: host.denoPid() })}\n`,
+            `${JSON.stringify({ url, port: host.port, appId, appPaths: host.appPaths, visitorToken: seed?.visitorToken, rid: seed?.rid, adminUser: host.adminUser, adminPassword: host.adminPassword, pageUrl: page?.url, engineFixes, readyMs, pid: process.pid, denoPid: host.denoPid() })}\n`,
         );
         return;
     }
