@@ -14,7 +14,8 @@
 //   engine    (never by default) one uploadBuffer at --engine-sizes (10m,25m,50m,100m) on each of --engine-variants
 //             (stock,h1,h2,h3,all; join fixes with +), runtime timeout raised, --repeat N, each run given up after --engine-cap S (240)
 //   resumable, floor   the tables of earlier versions (--sizes 64k,1m,10m,100m)
-// Also: --engine-fix[=h1,h2,h3] every host runs the patched engine (docs/ENGINE.md); --package; --write docs/PERFORMANCE.md.
+// Also: --engine-fix[=h1,h2,h3] every host runs the patched engine (docs/ENGINE.md); --package; --app-zip PATH (measure
+// another build of the app, e.g. an older commit's); --write docs/PERFORMANCE.md.
 // Sizes: k = KiB, m = MiB. Each measurement gets a fresh host, so its peak RSS is its own.
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -68,6 +69,7 @@ const VALUE_FLAGS = [
     'engine-variants',
     'repeat',
     'engine-cap',
+    'app-zip',
 ];
 
 const flags = new Map<string, string>();
@@ -107,9 +109,16 @@ const engineLabel = (fixes: string[] | undefined): string => (fixes ? `patched (
 const hostOptions = (extra: HostOptions = {}): HostOptions => ({ ...extra, args: [...fixArgs, ...(extra.args ?? [])] });
 /** The command that reproduces a table: this run's engine flag plus the section's own flags. */
 const command = (rest: string): string =>
-    `\`npm run bench -- ${[engineFixes ? `--engine-fix${flags.get('engine-fix') === 'true' ? '' : `=${flags.get('engine-fix')}`}` : '', rest].filter(Boolean).join(' ')}\``;
+    `\`npm run bench -- ${[
+        engineFixes ? `--engine-fix${flags.get('engine-fix') === 'true' ? '' : `=${flags.get('engine-fix')}`}` : '',
+        flags.has('app-zip') ? `--app-zip ${flags.get('app-zip')}` : '',
+        rest,
+    ]
+        .filter(Boolean)
+        .join(' ')}\``;
 
 function appZip(): string {
+    if (flags.has('app-zip')) return path.resolve(flags.get('app-zip')!);
     const { nameSlug, version: v } = JSON.parse(fs.readFileSync(path.join(repoRoot, 'app.json'), 'utf8'));
     const zip = path.join(repoRoot, 'dist', `${nameSlug}_${v}.zip`);
     if (flags.has('package') || !fs.existsSync(zip)) {
