@@ -30,6 +30,7 @@ describe('rc-apps package at the repository root', () => {
                     'package-lock.json',
                     'tsconfig.json',
                     'docs/API.md',
+                    'docs/ENGINE.md',
                     'docs/PERFORMANCE.md',
                     'docs/openapi.json',
                 ].includes(name),

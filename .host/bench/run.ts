@@ -299,8 +299,8 @@ async function main(): Promise<void> {
     const ratioTables: string[] = [];
     const absoluteTables: string[] = [];
     const add = (into: string[], title: string, body: string): void => {
-        into.push(`### ${title}\n\n${body}`);
-        say(`\n### ${title}\n\n${body}\n`);
+        into.push(`#### ${title}\n\n${body}`);
+        say(`\n#### ${title}\n\n${body}\n`);
     };
     const needsProbe = ['targets', 'calls', 'cheap', 'big', 'ceiling', 'engine', 'floor'].some((s) => sections.has(s as Section));
     const probeZip = needsProbe ? await buildProbeZip(say) : '';
@@ -688,8 +688,8 @@ async function main(): Promise<void> {
 
     const doc = [
         header.join('\n\n'),
-        ...(ratioTables.length ? ['## Ratios and targets', ...ratioTables] : []),
-        ...(absoluteTables.length ? ['## Absolute figures', ...absoluteTables] : []),
+        ...(ratioTables.length ? ['### Ratios and targets', ...ratioTables] : []),
+        ...(absoluteTables.length ? ['### Absolute figures', ...absoluteTables] : []),
     ].join('\n\n');
     process.stdout.write(`${doc}\n`);
     say(`\nbench done in ${Math.round((Date.now() - started) / 1000)} s`);
