@@ -55,7 +55,8 @@ async function main(): Promise<void> {
     if (!fs.existsSync(zipPath)) throw new Error(`No app package at ${zipPath}: run \`npx rc-apps package\` or pass --zip`);
 
     // the engine copy is chosen before ./host (and with it every engine import) is loaded
-    const engineFixes = flags['engine-fix'] === undefined ? undefined : parseEngineFixes(flags['engine-fix'] as string | true);
+    const fixFlag = flags['engine-fix'];
+    const engineFixes = fixFlag === undefined || fixFlag === false ? undefined : parseEngineFixes(fixFlag);
     if (engineFixes) {
         const fixedDir = prepareFixedEngine(installedEngineDir(), engineFixes);
         useEngineDirectory(fixedDir);
