@@ -4,7 +4,8 @@
 // and (with --engine-fix) the engine's own fix. Ratios first, absolute figures after.
 //
 // Sections (--only a,b,…; or drop one with --no-<section>):
-//   targets   end to end ÷ floor and middle chunk ÷ do-nothing call, at --target-sizes (1m,10m,16m), serial and --parallel (4)
+//   targets   end to end ÷ floor and middle chunk ÷ do-nothing call, at --target-sizes (1m,10m,16m), serial and --parallel (4);
+//             the floor's uploadBuffer, like the big and ceiling sections', passes the bytes as the app does (withCheapToJson)
 //   calls     one do-nothing call with a tiny and a 100 KB body against bare Express (--calls N, default 200;
 //             --call-profile adds where the host's CPU goes, from a V8 CPU profile of the host)
 //   cheap     one uploadBuffer of --cheap-size (16m) with a plain Buffer and with the app's withCheapToJson
@@ -191,7 +192,7 @@ async function measureTargets(zip: string, probeZip: string, limits: Limits, wid
                 const calls = new Map<number, { totalMs: number; chunksMs: number }>();
                 for (const width of widths) calls.set(width, await floorCalls(h.info, bytes, limits.chunkSizeBytes, width));
                 const before = h.peaks();
-                const probe = await probeUploadBuffer(h, size, 0);
+                const probe = await probeUploadBuffer(h, size, 0, { cheapToJson: true }); // as the app calls it
                 return { calls, probe, before };
             },
             hostOptions(),
@@ -336,7 +337,7 @@ async function main(): Promise<void> {
                     'last chunk + completion',
                     'floor',
                     'do-nothing calls, same bodies',
-                    'one uploadBuffer',
+                    'one uploadBuffer (as the app calls it)',
                     'per middle chunk',
                     'per do-nothing call',
                     'peak RSS host / Deno MiB, app',
@@ -375,7 +376,7 @@ async function main(): Promise<void> {
             hostOptions(),
         );
         say(`big: one uploadBuffer of ${fmtSize(size)}…`);
-        const probe = await withHost(probeZip, async (h) => probeUploadBuffer(h, size, watchAfterTimeoutS), hostOptions());
+        const probe = await withHost(probeZip, async (h) => probeUploadBuffer(h, size, watchAfterTimeoutS, { cheapToJson: true }), hostOptions());
         const cmd = command(`--only big --big-size ${flags.get('big-size') ?? '100m'}`);
         add(
             ratioTables,
@@ -557,7 +558,7 @@ async function main(): Promise<void> {
         let largest: { size: number; ms: number } | undefined;
         for (const size of sizesOf('probe-sizes', '1m,5m,10m,20m,25m,30m,40m,50m')) {
             say(`ceiling: uploadBuffer ${fmtSize(size)}…`);
-            const r = await withHost(probeZip, async (h) => probeUploadBuffer(h, size, watchAfterTimeoutS), hostOptions());
+            const r = await withHost(probeZip, async (h) => probeUploadBuffer(h, size, watchAfterTimeoutS, { cheapToJson: true }), hostOptions());
             if (r.outcome === 'stored' && r.uploadMs !== undefined) largest = { size, ms: r.uploadMs };
             rows.push([
                 fmtSize(size),
@@ -572,7 +573,7 @@ async function main(): Promise<void> {
             : 'No size was stored in one uploadBuffer.';
         add(
             absoluteTables,
-            `One uploadBuffer, growing (${command(`--only ceiling --probe-sizes ${flags.get('probe-sizes') ?? '1m,5m,10m,20m,25m,30m,40m,50m'}`)})`,
+            `One uploadBuffer as the app calls it (withCheapToJson), growing (${command(`--only ceiling --probe-sizes ${flags.get('probe-sizes') ?? '1m,5m,10m,20m,25m,30m,40m,50m'}`)})`,
             `${table(['file', 'result', 'in uploadBuffer', 'HTTP call', 'peak RSS host MiB', 'peak RSS Deno MiB'], rows)}\n\n${verdict}`,
         );
     }
