@@ -508,10 +508,24 @@ export async function probeUploadBuffer(
     return { outcome: 'timed out', wallMs, detail, after: `nothing stored within ${watchAfterTimeoutS} s after` };
 }
 
-/** CPU time (user + system) a process has used so far, in ms, from /proc/<pid>/stat. */
+/** CPU time (user + system) a process has used so far, in ms, from /proc/<pid>/stat; NaN once it is gone. */
 export function cpuMs(pid: number): number {
-    const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+    try {
+        const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+        return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+    } catch {
+        return NaN;
+    }
+}
+
+/**
+ * Runs `fn` and adds the CPU time the host and its Deno child spent meanwhile. On a shared machine
+ * wall time grows with everyone else's load; CPU time much less, so it is the steadier comparison.
+ */
+export async function withCpu<T>(info: HostInfo, fn: () => Promise<T>): Promise<T & { cpu: { hostMs: number; denoMs: number } }> {
+    const before = [cpuMs(info.pid), cpuMs(info.denoPid)];
+    const result = await fn();
+    return { ...result, cpu: { hostMs: cpuMs(info.pid) - before[0], denoMs: cpuMs(info.denoPid) - before[1] } };
 }
 
 /** The probe's `readback`: chunk records written as the app's SessionStore does, read back one by one and all at once. */

@@ -8,7 +8,7 @@
 //             the floor's uploadBuffer, like the big and ceiling sections', passes the bytes as the app does (withCheapToJson)
 //   calls     one do-nothing call with a tiny and a 100 KB body against bare Express (--calls N, default 200;
 //             --call-profile adds where the host's CPU goes, from a V8 CPU profile of the host)
-//   cheap     one uploadBuffer of --cheap-size (16m) with a plain Buffer and with the app's withCheapToJson
+//   cheap     one uploadBuffer of --cheap-size (16m) with a plain Buffer and with the app's withCheapToJson, --repeat N times alternately
 //   together  peak memory while --visitors (4) visitors complete --together-size (16m) at the same moment
 //   big       (default with --engine-fix) --big-size (100m) end to end, engine-safe limit raised for the bench only, and one uploadBuffer of it
 //   ceiling   one uploadBuffer at --probe-sizes (1m,5m,10m,20m,25m,30m,40m,50m), after a timeout watching --watch-after-timeout S (30)
@@ -43,6 +43,7 @@ import {
     startBareExpress,
     startHostProcess,
     uploadResumable,
+    withCpu,
     withHost,
     type HostInfo,
     type HostOptions,
@@ -106,6 +107,11 @@ const rate = (bytes: number, ms: number): string => (bytes / MIB / (ms / 1000)).
 const mem = (p: Peaks): [string, string] => [`${p.hostMiB}`, `${p.denoMiB}`];
 const table = (head: string[], rows: string[][]): string => [head, head.map(() => '---'), ...rows].map((r) => `| ${r.join(' | ')} |`).join('\n');
 const version = (pkg: string): string => JSON.parse(fs.readFileSync(path.join(repoRoot, 'node_modules', pkg, 'package.json'), 'utf8')).version;
+/** `lo–hi` of a series, or one value when they print the same. */
+function range(xs: number[], f: (x: number) => string): string {
+    const [lo, hi] = [Math.min(...xs), Math.max(...xs)];
+    return f(lo) === f(hi) ? f(lo) : `${f(lo)}–${f(hi)}`;
+}
 const engineLabel = (fixes: string[] | undefined): string => (fixes ? `patched (${fixes.join(', ')})` : 'as published');
 const hostOptions = (extra: HostOptions = {}): HostOptions => ({ ...extra, args: [...fixArgs, ...(extra.args ?? [])] });
 /** The command that reproduces a table: this run's engine flag plus the section's own flags. */
@@ -166,12 +172,16 @@ async function floorCalls(
     return { totalMs: performance.now() - started, chunksMs, chunks };
 }
 
+type Cpu = { cpu: { hostMs: number; denoMs: number } };
+
 interface TargetRow {
     size: number;
     width: number;
-    app: ResumableResult & { peaks: Peaks };
+    app: ResumableResult & Cpu & { peaks: Peaks };
     floorCallsMs: number;
     floorChunksMs: number;
+    /** CPU of host + Deno for the do-nothing calls and the uploadBuffer. */
+    floorCpuMs: number;
     uploadBuffer: ProbeResult;
     uploadPeaks: Peaks;
 }
@@ -180,20 +190,19 @@ async function measureTargets(zip: string, probeZip: string, limits: Limits, wid
     const rows: TargetRow[] = [];
     for (const size of sizesOf('target-sizes', '1m,10m,16m')) {
         const bytes = randomBytes(size);
-        const apps = new Map<number, ResumableResult & { peaks: Peaks }>();
+        const apps = new Map<number, ResumableResult & Cpu & { peaks: Peaks }>();
         for (const width of widths) {
             say(`targets: app end to end ${fmtSize(size)} × ${width}…`);
-            apps.set(width, await withHost(zip, async (h) => uploadResumable(h.info, bytes, width), hostOptions()));
+            apps.set(width, await withHost(zip, async (h) => withCpu(h.info, () => uploadResumable(h.info, bytes, width)), hostOptions()));
         }
         say(`targets: floor ${fmtSize(size)}…`);
         const floor = await withHost(
             probeZip,
             async (h) => {
-                const calls = new Map<number, { totalMs: number; chunksMs: number }>();
-                for (const width of widths) calls.set(width, await floorCalls(h.info, bytes, limits.chunkSizeBytes, width));
-                const before = h.peaks();
-                const probe = await probeUploadBuffer(h, size, 0, { cheapToJson: true }); // as the app calls it
-                return { calls, probe, before };
+                const calls = new Map<number, { totalMs: number; chunksMs: number } & Cpu>();
+                for (const width of widths) calls.set(width, await withCpu(h.info, () => floorCalls(h.info, bytes, limits.chunkSizeBytes, width)));
+                const probe = await withCpu(h.info, () => probeUploadBuffer(h, size, 0, { cheapToJson: true })); // as the app calls it
+                return { calls, probe };
             },
             hostOptions(),
         );
@@ -205,6 +214,7 @@ async function measureTargets(zip: string, probeZip: string, limits: Limits, wid
                 app: apps.get(width)!,
                 floorCallsMs: calls.totalMs,
                 floorChunksMs: calls.chunksMs,
+                floorCpuMs: calls.cpu.hostMs + calls.cpu.denoMs + floor.probe.cpu.hostMs + floor.probe.cpu.denoMs,
                 uploadBuffer: floor.probe,
                 uploadPeaks: floor.peaks,
             });
@@ -315,12 +325,19 @@ async function main(): Promise<void> {
             ratioTables,
             `Against the floor (${cmd})`,
             table(
-                ['file', 'in flight', 'end to end ÷ floor (target ≤ 1.15)', 'middle chunk ÷ do-nothing call, same body (target ≤ 1.3)'],
+                [
+                    'file',
+                    'in flight',
+                    'end to end ÷ floor (target ≤ 1.15)',
+                    'middle chunk ÷ do-nothing call, same body (target ≤ 1.3)',
+                    'end to end ÷ floor in CPU time, host + Deno',
+                ],
                 rows.map((r) => [
                     fmtSize(r.size),
                     `${r.width}`,
                     r.app.outcome === 'stored' ? ratio(r.app.totalMs, floorMs(r)) : `${r.app.outcome}: ${r.app.detail}`,
                     r.app.chunks > 1 ? ratio(perChunk(r.app.chunksMs, r), perChunk(r.floorChunksMs, r)) : '–',
+                    r.app.outcome === 'stored' ? ratio(r.app.cpu.hostMs + r.app.cpu.denoMs, r.floorCpuMs) : '–',
                 ]),
             ),
         );
@@ -340,6 +357,7 @@ async function main(): Promise<void> {
                     'one uploadBuffer (as the app calls it)',
                     'per middle chunk',
                     'per do-nothing call',
+                    'CPU host + Deno, app / floor',
                     'peak RSS host / Deno MiB, app',
                     'peak RSS host / Deno MiB, uploadBuffer',
                 ],
@@ -355,6 +373,7 @@ async function main(): Promise<void> {
                     r.uploadBuffer.uploadMs !== undefined ? fmtS(r.uploadBuffer.uploadMs) : `${r.uploadBuffer.outcome}: ${r.uploadBuffer.detail}`,
                     fmtMs(perChunk(r.app.chunksMs, r)),
                     fmtMs(perChunk(r.floorChunksMs, r)),
+                    `${fmtS(r.app.cpu.hostMs + r.app.cpu.denoMs)} / ${fmtS(r.floorCpuMs)}`,
                     mem(r.app.peaks).join(' / '),
                     mem(r.uploadPeaks).join(' / '),
                 ]),
@@ -476,20 +495,58 @@ async function main(): Promise<void> {
 
     if (sections.has('cheap')) {
         const size = parseSize(flags.get('cheap-size') ?? '16m');
-        const rows: string[][] = [];
-        for (const cheapToJson of [false, true]) {
-            say(`cheap: uploadBuffer ${fmtSize(size)} ${cheapToJson ? 'withCheapToJson' : 'plain Buffer'}…`);
-            const r = await withHost(probeZip, async (h) => probeUploadBuffer(h, size, watchAfterTimeoutS, { cheapToJson }), hostOptions());
-            rows.push([
-                cheapToJson ? 'withCheapToJson(bytes) (the app since this change)' : 'a plain Buffer (the app before)',
-                r.uploadMs !== undefined ? fmtS(r.uploadMs) : `${r.outcome}: ${r.detail}`,
-                ...mem(r.peaks),
-            ]);
+        const repeat = Number(flags.get('repeat') ?? 1);
+        const runs = new Map<boolean, Array<ProbeResult & Cpu & { peaks: Peaks }>>([
+            [false, []],
+            [true, []],
+        ]);
+        for (let round = 0; round < repeat; round++) {
+            for (const cheapToJson of [false, true]) {
+                say(`cheap: uploadBuffer ${fmtSize(size)} ${cheapToJson ? 'withCheapToJson' : 'plain Buffer'} (round ${round + 1} of ${repeat})…`);
+                const r = await withHost(
+                    probeZip,
+                    async (h) => withCpu(h.info, () => probeUploadBuffer(h, size, watchAfterTimeoutS, { cheapToJson })),
+                    hostOptions(),
+                );
+                runs.get(cheapToJson)!.push(r);
+            }
         }
+        const rows = [...runs].map(([cheapToJson, rs]) => {
+            const stored = rs.filter((r) => r.uploadMs !== undefined);
+            const times = [
+                stored.length
+                    ? range(
+                          stored.map((r) => r.uploadMs!),
+                          fmtS,
+                      )
+                    : '',
+                ...rs.filter((r) => r.uploadMs === undefined).map((r) => r.outcome),
+            ];
+            return [
+                cheapToJson ? 'withCheapToJson(bytes), as the app does now' : 'a plain Buffer, as the app did before',
+                times.filter(Boolean).join('; '),
+                range(
+                    rs.map((r) => r.cpu.hostMs),
+                    fmtS,
+                ),
+                range(
+                    rs.map((r) => r.cpu.denoMs),
+                    fmtS,
+                ),
+                range(
+                    rs.map((r) => r.peaks.hostMiB),
+                    String,
+                ),
+                range(
+                    rs.map((r) => r.peaks.denoMiB),
+                    String,
+                ),
+            ];
+        });
         add(
             absoluteTables,
-            `One uploadBuffer of ${fmtSize(size)}: the Buffer the app passes (${command(`--only cheap --cheap-size ${flags.get('cheap-size') ?? '16m'}`)})`,
-            table(['passed to uploadBuffer', 'time in uploadBuffer', 'peak RSS host MiB', 'peak RSS Deno MiB'], rows),
+            `One uploadBuffer of ${fmtSize(size)}: the Buffer the app passes (${command(`--only cheap --cheap-size ${flags.get('cheap-size') ?? '16m'} --repeat ${repeat}`)})`,
+            table(['passed to uploadBuffer', 'time in uploadBuffer', 'CPU host', 'CPU Deno', 'peak RSS host MiB', 'peak RSS Deno MiB'], rows),
         );
     }
 
@@ -498,13 +555,13 @@ async function main(): Promise<void> {
         const sizes = sizesOf('engine-sizes', '10m,25m,50m,100m');
         const repeat = Number(flags.get('repeat') ?? 1);
         const capMs = Number(flags.get('engine-cap') ?? 240) * 1000;
-        const cell = new Map<string, Array<ProbeResult & { peaks: Peaks }>>();
+        const cell = new Map<string, Array<ProbeResult & Cpu & { peaks: Peaks }>>();
         for (let round = 0; round < repeat; round++) {
             for (const variant of variants) {
                 for (const size of sizes) {
                     say(`engine: ${variant} ${fmtSize(size)} (round ${round + 1} of ${repeat})…`);
                     const args = variant === 'stock' ? [] : [`--engine-fix=${variant === 'all' ? 'all' : variant.replace(/\+/g, ',')}`];
-                    const r = await withHost(probeZip, async (h) => probeUploadBuffer(h, size, 0, { capMs }), {
+                    const r = await withHost(probeZip, async (h) => withCpu(h.info, () => probeUploadBuffer(h, size, 0, { capMs })), {
                         args,
                         env: { APPS_ENGINE_RUNTIME_TIMEOUT: String(capMs + 60_000) },
                     });
@@ -513,11 +570,7 @@ async function main(): Promise<void> {
                 }
             }
         }
-        const range = (xs: number[], f: (x: number) => string): string => {
-            const [lo, hi] = [Math.min(...xs), Math.max(...xs)];
-            return f(lo) === f(hi) ? f(lo) : `${f(lo)}–${f(hi)}`;
-        };
-        const describe = (runs: Array<ProbeResult & { peaks: Peaks }>): string[] => {
+        const describe = (runs: Array<ProbeResult & Cpu & { peaks: Peaks }>): string[] => {
             const stored = runs.filter((r) => r.outcome === 'stored');
             const failed = runs.filter((r) => r.outcome !== 'stored');
             const time = [
@@ -531,8 +584,18 @@ async function main(): Promise<void> {
                     r.outcome === 'runtime restarted' ? `runtime restarted at ${fmtS(r.wallMs)}` : `${r.outcome} (${fmtS(r.wallMs)})`,
                 ),
             ].filter(Boolean);
+            const cpu = stored.length
+                ? `${range(
+                      stored.map((r) => r.cpu.hostMs),
+                      fmtS,
+                  )} / ${range(
+                      stored.map((r) => r.cpu.denoMs),
+                      fmtS,
+                  )}`
+                : '–';
             return [
                 time.join('; '),
+                cpu,
                 range(
                     runs.map((r) => r.peaks.hostMiB),
                     String,
@@ -547,7 +610,7 @@ async function main(): Promise<void> {
             absoluteTables,
             `One uploadBuffer on each engine variant, runtime timeout raised (${`\`npm run bench -- --only engine --engine-variants ${variants.join(',')} --engine-sizes ${flags.get('engine-sizes') ?? '10m,25m,50m,100m'} --repeat ${repeat}\``})`,
             table(
-                ['variant', 'file', 'time in uploadBuffer', 'peak RSS host MiB', 'peak RSS Deno MiB'],
+                ['variant', 'file', 'time in uploadBuffer', 'CPU host / Deno, stored runs', 'peak RSS host MiB', 'peak RSS Deno MiB'],
                 variants.flatMap((v) => sizes.map((s) => [v, fmtSize(s), ...describe(cell.get(`${v} ${s}`)!)])),
             ),
         );
