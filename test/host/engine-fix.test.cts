@@ -32,6 +32,18 @@ describe('applying a unified diff', () => {
         expect(() => applyHunks(file, hunks, 'h9.diff on f.js')).toThrow('h9.diff on f.js: the hunk at line 2 does not match this engine');
     });
 
+    it.each(['h1-node', 'h1-deno', 'h2', 'h3'])('shows %s.diff in docs/ENGINE.md exactly as the host applies it', (name) => {
+        const root = join(__dirname, '..', '..');
+        // Prettier trims the space that marks an empty context line inside the doc's code block
+        const trimmed = (text: string) =>
+            text
+                .split('\n')
+                .map((line) => line.trimEnd())
+                .join('\n');
+        const diff = readFileSync(join(root, '.host', 'engine-fix', `${name}.diff`), 'utf8').trimEnd();
+        expect(trimmed(readFileSync(join(root, 'docs', 'ENGINE.md'), 'utf8'))).toContain(`\`\`\`diff\n${trimmed(diff)}\n\`\`\``);
+    });
+
     it('reads the file names of every diff of the fix', () => {
         const text = readFileSync(join(__dirname, '..', '..', '.host', 'engine-fix', 'h1-node.diff'), 'utf8');
         expect([...parseUnifiedDiff(text).keys()]).toEqual([RUNTIME]);
