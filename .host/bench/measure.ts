@@ -262,7 +262,7 @@ export async function uploadResumable(
         );
     }
     const uploadId = String(created.body.uploadId);
-    const width = Math.min(parallel, Number(created.body.maxParallelChunks));
+    const width = Math.max(1, Math.min(parallel, Number(created.body.maxParallelChunks)));
     const sendChunk = async (index: number): Promise<{ status: number; body: Json }> => {
         const answer = await call(`${base}/uploads`, 'PATCH', chunkBody(uploadId, bytes, index, chunkSizeBytes), headers);
         if (answer.status !== 200) throw new Error(`chunk ${index}: ${answer.status} ${answer.body.error ?? answer.body.text}`);

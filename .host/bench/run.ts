@@ -119,6 +119,7 @@ const command = (rest: string): string =>
     `\`npm run bench -- ${[
         engineFixes ? `--engine-fix${flags.get('engine-fix') === 'true' ? '' : `=${flags.get('engine-fix')}`}` : '',
         flags.has('app-zip') ? `--app-zip ${flags.get('app-zip')}` : '',
+        flags.has('parallel') ? `--parallel ${flags.get('parallel')}` : '',
         rest,
     ]
         .filter(Boolean)
@@ -383,7 +384,7 @@ async function main(): Promise<void> {
 
     if (sections.has('big')) {
         const size = parseSize(flags.get('big-size') ?? '100m');
-        const width = Math.min(parallel, limits.maxParallelChunks);
+        const width = Math.max(1, Math.min(parallel, limits.maxParallelChunks));
         const raisedZip = await buildRaisedLimitAppZip(size, say);
         say(`big: app end to end ${fmtSize(size)} × ${width}…`);
         const app = await withHost(
@@ -404,7 +405,7 @@ async function main(): Promise<void> {
                 ['measure', 'result', 'target'],
                 [
                     [
-                        `end to end, ${width} chunks in flight`,
+                        `end to end, ${width} ${width === 1 ? 'chunk' : 'chunks'} in flight`,
                         app.outcome === 'stored'
                             ? `${fmtS(app.totalMs)}: chunks ${fmtS(app.chunksMs)} (${fmtMs(app.chunksMs / Math.max(1, app.chunks - 1))} each), last chunk + completion ${fmtS(app.lastMs)}`
                             : `${app.outcome}: ${app.detail}`,
@@ -425,7 +426,7 @@ async function main(): Promise<void> {
     if (sections.has('together')) {
         const size = parseSize(flags.get('together-size') ?? '16m');
         const visitors = Number(flags.get('visitors') ?? 4);
-        const width = Math.min(parallel, limits.maxParallelChunks);
+        const width = Math.max(1, Math.min(parallel, limits.maxParallelChunks));
         say(`together: ${visitors} visitors completing ${fmtSize(size)} at once…`);
         const r = await withHost(
             zip,
