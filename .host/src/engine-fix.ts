@@ -8,7 +8,8 @@
 // its dependencies then resolve exactly as the original's do (Node walks up to the same node_modules),
 // the folder is still named `apps-engine` (the runtime's require.ts rewrites paths by that name), and
 // npm ignores dot-folders in node_modules (`npm ci` simply removes it). `<key>` hashes the engine's
-// version, its prepared Deno cache and the diffs, so a second call returns the same folder at once.
+// version, its prepared Deno cache and the diffs, so a second call returns the same folder at once;
+// copies made from older diffs stay there until `npm ci` replaces node_modules.
 import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -41,7 +42,7 @@ export function parseEngineFixes(value: string | true): EngineFix[] {
     return names as EngineFix[];
 }
 
-/** The directory of the engine this repository installs (the root `node_modules` copy). */
+/** The directory of the engine this repository installs (the root `node_modules` copy); ask before `useEngineDirectory`, which redirects this too. */
 export function installedEngineDir(): string {
     return path.dirname(require.resolve(`${ENGINE_PACKAGE}/package.json`, { paths: [repoRoot] }));
 }
