@@ -107,10 +107,15 @@ const rate = (bytes: number, ms: number): string => (bytes / MIB / (ms / 1000)).
 const mem = (p: Peaks): [string, string] => [`${p.hostMiB}`, `${p.denoMiB}`];
 const table = (head: string[], rows: string[][]): string => [head, head.map(() => '---'), ...rows].map((r) => `| ${r.join(' | ')} |`).join('\n');
 const version = (pkg: string): string => JSON.parse(fs.readFileSync(path.join(repoRoot, 'node_modules', pkg, 'package.json'), 'utf8')).version;
-/** `lo–hi` of a series, or one value when they print the same. */
-function range(xs: number[], f: (x: number) => string): string {
+/** `lo–hi` of `pick` over `items`, or one value when both ends print the same. */
+function rangeOf<T>(items: T[], pick: (item: T) => number, f: (x: number) => string): string {
+    const xs = items.map(pick);
     const [lo, hi] = [Math.min(...xs), Math.max(...xs)];
     return f(lo) === f(hi) ? f(lo) : `${f(lo)}–${f(hi)}`;
+}
+/** The ranges of the host's and the Deno child's peak RSS over runs, in MiB. */
+function peakRanges(runs: Array<{ peaks: Peaks }>): [string, string] {
+    return [rangeOf(runs, (r) => r.peaks.hostMiB, String), rangeOf(runs, (r) => r.peaks.denoMiB, String)];
 }
 const engineLabel = (fixes: string[] | undefined): string => (fixes ? `patched (${fixes.join(', ')})` : 'as published');
 const hostOptions = (extra: HostOptions = {}): HostOptions => ({ ...extra, args: [...fixArgs, ...(extra.args ?? [])] });
@@ -515,33 +520,15 @@ async function main(): Promise<void> {
         const rows = [...runs].map(([cheapToJson, rs]) => {
             const stored = rs.filter((r) => r.uploadMs !== undefined);
             const times = [
-                stored.length
-                    ? range(
-                          stored.map((r) => r.uploadMs!),
-                          fmtS,
-                      )
-                    : '',
+                stored.length ? rangeOf(stored, (r) => r.uploadMs!, fmtS) : '',
                 ...rs.filter((r) => r.uploadMs === undefined).map((r) => r.outcome),
             ];
             return [
                 cheapToJson ? 'withCheapToJson(bytes), as the app does now' : 'a plain Buffer, as the app did before',
                 times.filter(Boolean).join('; '),
-                range(
-                    rs.map((r) => r.cpu.hostMs),
-                    fmtS,
-                ),
-                range(
-                    rs.map((r) => r.cpu.denoMs),
-                    fmtS,
-                ),
-                range(
-                    rs.map((r) => r.peaks.hostMiB),
-                    String,
-                ),
-                range(
-                    rs.map((r) => r.peaks.denoMiB),
-                    String,
-                ),
+                rangeOf(rs, (r) => r.cpu.hostMs, fmtS),
+                rangeOf(rs, (r) => r.cpu.denoMs, fmtS),
+                ...peakRanges(rs),
             ];
         });
         add(
@@ -575,37 +562,13 @@ async function main(): Promise<void> {
             const stored = runs.filter((r) => r.outcome === 'stored');
             const failed = runs.filter((r) => r.outcome !== 'stored');
             const time = [
-                stored.length
-                    ? range(
-                          stored.map((r) => r.uploadMs!),
-                          fmtS,
-                      )
-                    : '',
+                stored.length ? rangeOf(stored, (r) => r.uploadMs!, fmtS) : '',
                 ...failed.map((r) =>
                     r.outcome === 'runtime restarted' ? `runtime restarted at ${fmtS(r.wallMs)}` : `${r.outcome} (${fmtS(r.wallMs)})`,
                 ),
             ].filter(Boolean);
-            const cpu = stored.length
-                ? `${range(
-                      stored.map((r) => r.cpu.hostMs),
-                      fmtS,
-                  )} / ${range(
-                      stored.map((r) => r.cpu.denoMs),
-                      fmtS,
-                  )}`
-                : '–';
-            return [
-                time.join('; '),
-                cpu,
-                range(
-                    runs.map((r) => r.peaks.hostMiB),
-                    String,
-                ),
-                range(
-                    runs.map((r) => r.peaks.denoMiB),
-                    String,
-                ),
-            ];
+            const cpu = stored.length ? `${rangeOf(stored, (r) => r.cpu.hostMs, fmtS)} / ${rangeOf(stored, (r) => r.cpu.denoMs, fmtS)}` : '–';
+            return [time.join('; '), cpu, ...peakRanges(runs)];
         };
         add(
             absoluteTables,
