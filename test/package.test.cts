@@ -31,6 +31,7 @@ describe('rc-apps package at the repository root', () => {
                     'tsconfig.json',
                     'docs/API.md',
                     'docs/COMPATIBILITY.md',
+                    'docs/ENGINE.md',
                     'docs/FORMATS.md',
                     'docs/PERFORMANCE.md',
                     'docs/ROCKETCHAT.md',

@@ -10,6 +10,7 @@ import express from 'express';
 import { AppsCompiler } from '@rocket.chat/apps-compiler';
 // The packager compiles apps with the project's TypeScript, not the compiler's bundled 2.9.
 import typescript from 'typescript';
+import { APP_SETTING_IDS } from '../../lib/settings';
 
 export const repoRoot = path.resolve(__dirname, '..', '..');
 export const MIB = 1024 * 1024;
@@ -20,8 +21,17 @@ export interface HostInfo {
     appId: string;
     visitorToken: string;
     rid: string;
+    adminUser: string;
+    adminPassword: string;
     pid: number;
     denoPid: number;
+}
+
+/** How a host child is started: extra flags for main.ts (`--engine-fix=…`), for node (`--cpu-prof`), and environment. */
+export interface HostOptions {
+    args?: string[];
+    nodeArgs?: string[];
+    env?: Record<string, string>;
 }
 
 /** Peak RSS (MiB) of the host and its Deno child: the larger of the 50 ms samples and the kernel's VmHWM. */
@@ -72,10 +82,11 @@ export interface RunningHost {
 }
 
 /** Starts `.host/src/main.ts` as a child (`node --import tsx`, so the child is the host) with `zip` installed. */
-export async function startHostProcess(zip: string): Promise<RunningHost> {
+export async function startHostProcess(zip: string, options: HostOptions = {}): Promise<RunningHost> {
     // BENCH_VERBOSE=1: the host's log (app log entries included) goes to our stderr
     const verbose = !!process.env.BENCH_VERBOSE;
     const args = [
+        ...(options.nodeArgs ?? []),
         '--import',
         'tsx',
         path.join(repoRoot, '.host/src/main.ts'),
@@ -88,8 +99,13 @@ export async function startHostProcess(zip: string): Promise<RunningHost> {
         zip,
         ...(verbose ? ['--verbose'] : []),
         ...(process.env.BENCH_ENGINE ? ['--engine', process.env.BENCH_ENGINE] : []), // an Apps-Engine from .host/engines/
+        ...(options.args ?? []),
     ];
-    const child: ChildProcess = spawn(process.execPath, args, { cwd: repoRoot, stdio: ['ignore', 'pipe', verbose ? 'inherit' : 'pipe'] });
+    const child: ChildProcess = spawn(process.execPath, args, {
+        cwd: repoRoot,
+        env: { ...process.env, ...options.env },
+        stdio: ['ignore', 'pipe', verbose ? 'inherit' : 'pipe'],
+    });
     let stderr = '';
     child.stderr?.on('data', (d: Buffer) => void (stderr = (stderr + d.toString()).slice(-4000)));
     let death: string | undefined;
@@ -133,8 +149,12 @@ export async function startHostProcess(zip: string): Promise<RunningHost> {
 }
 
 /** Starts a host with `zip`, runs `fn`, stops the host whatever happens; returns fn's result and the peaks. */
-export async function withHost<T>(zip: string, fn: (host: RunningHost) => Promise<T>): Promise<T & { peaks: Peaks; idle: Peaks }> {
-    const host = await startHostProcess(zip);
+export async function withHost<T>(
+    zip: string,
+    fn: (host: RunningHost) => Promise<T>,
+    options?: HostOptions,
+): Promise<T & { peaks: Peaks; idle: Peaks }> {
+    const host = await startHostProcess(zip, options);
     try {
         const result = await fn(host);
         return { ...result, peaks: host.peaks(), idle: host.idle };
@@ -147,7 +167,7 @@ type Json = Record<string, unknown>;
 // Node 20's global fetch; the @types/node 16 the app compiler needs does not declare it.
 declare const fetch: (
     url: string,
-    init: { method: string; headers: Record<string, string>; body?: string },
+    init: { method: string; headers: Record<string, string>; body?: string; signal?: AbortSignal },
 ) => Promise<{ status: number; text(): Promise<string> }>;
 
 /** One HTTP request with a JSON body; the answer's status and body (JSON, or `{text}`). */
@@ -156,11 +176,13 @@ export async function call(
     method: string,
     body?: unknown,
     headers: Record<string, string> = {},
+    signal?: AbortSignal,
 ): Promise<{ status: number; body: Json }> {
     const res = await fetch(url, {
         method,
         headers: { 'content-type': 'application/json', ...headers },
-        body: body === undefined ? undefined : JSON.stringify(body),
+        body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+        signal,
     });
     const text = await res.text();
     let parsed: Json;
@@ -186,15 +208,39 @@ export interface ResumableResult {
     lastMs: number;
 }
 
+/** A livechat visitor and their open room. */
+export interface Visitor {
+    token: string;
+    rid: string;
+}
+
+/** The JSON body of chunk `index` as the client library sends it (base64 data and its sha256; the last one without). */
+export function chunkBody(uploadId: string, bytes: Buffer, index: number, chunkSizeBytes: number): string {
+    const data = bytes.subarray(index * chunkSizeBytes, (index + 1) * chunkSizeBytes);
+    const last = (index + 1) * chunkSizeBytes >= bytes.length;
+    return JSON.stringify({ uploadId, offset: index * chunkSizeBytes, data: data.toString('base64'), ...(last ? {} : { sha256: sha256Hex(data) }) });
+}
+
+/** The body of `POST uploads` for `bytes`, as the client library sends it. */
+export function createBody(rid: string, bytes: Buffer): string {
+    return JSON.stringify({ rid, name: 'bench.bin', size: bytes.length, type: 'application/octet-stream', sha256: sha256Hex(bytes) });
+}
+
 /**
  * Uploads `bytes` through the app's resumable protocol as a widget would (docs/API.md): `GET limits`,
  * `POST uploads` with the file's type and sha256 (as the client library sends them), `PATCH uploads` with base64 chunks of `chunkSizeBytes` and
  * their sha256, `parallel` at a time within the window the server allows. The last chunk is sent
- * alone once every other chunk is stored, so its time is the completion's.
+ * alone once every other chunk is stored (and `beforeLast` resolved), so its time is the completion's.
  */
-export async function uploadResumable(info: HostInfo, bytes: Buffer, parallel: number): Promise<ResumableResult> {
+export async function uploadResumable(
+    info: HostInfo,
+    bytes: Buffer,
+    parallel: number,
+    options: { visitor?: Visitor; beforeLast?: () => Promise<void> } = {},
+): Promise<ResumableResult> {
+    const visitor = options.visitor ?? { token: info.visitorToken, rid: info.rid };
     const base = `${info.url}/api/apps/public/${info.appId}`;
-    const headers = { 'x-visitor-token': info.visitorToken };
+    const headers = { 'x-visitor-token': visitor.token };
     const started = performance.now();
     const limits = (await call(`${base}/limits`, 'GET', undefined, headers)).body;
     const chunkSizeBytes = Number(limits.chunkSizeBytes);
@@ -208,12 +254,7 @@ export async function uploadResumable(info: HostInfo, bytes: Buffer, parallel: n
         lastMs,
     });
 
-    const created = await call(
-        `${base}/uploads`,
-        'POST',
-        { rid: info.rid, name: 'bench.bin', size: bytes.length, type: 'application/octet-stream', sha256: sha256Hex(bytes) },
-        headers,
-    );
+    const created = await call(`${base}/uploads`, 'POST', createBody(visitor.rid, bytes), headers);
     if (created.status !== 201) {
         const { error, sizeAllowed } = created.body;
         return result(
@@ -222,15 +263,9 @@ export async function uploadResumable(info: HostInfo, bytes: Buffer, parallel: n
         );
     }
     const uploadId = String(created.body.uploadId);
-    const width = Math.min(parallel, Number(created.body.maxParallelChunks));
+    const width = Math.max(1, Math.min(parallel, Number(created.body.maxParallelChunks)));
     const sendChunk = async (index: number): Promise<{ status: number; body: Json }> => {
-        const data = bytes.subarray(index * chunkSizeBytes, (index + 1) * chunkSizeBytes);
-        const answer = await call(
-            `${base}/uploads`,
-            'PATCH',
-            { uploadId, offset: index * chunkSizeBytes, data: data.toString('base64'), sha256: sha256Hex(data) },
-            headers,
-        );
+        const answer = await call(`${base}/uploads`, 'PATCH', chunkBody(uploadId, bytes, index, chunkSizeBytes), headers);
         if (answer.status !== 200) throw new Error(`chunk ${index}: ${answer.status} ${answer.body.error ?? answer.body.text}`);
         return answer;
     };
@@ -258,17 +293,12 @@ export async function uploadResumable(info: HostInfo, bytes: Buffer, parallel: n
         return result('failed', (e as Error).message, since(chunksStarted));
     }
     const chunksMs = since(chunksStarted);
+    await options.beforeLast?.();
     const lastStarted = performance.now();
-    const last = await call(
-        `${base}/uploads`,
-        'PATCH',
-        {
-            uploadId,
-            offset: (chunks - 1) * chunkSizeBytes,
-            data: bytes.subarray((chunks - 1) * chunkSizeBytes).toString('base64'),
-        },
-        headers,
-    ).catch((e: Error) => ({ status: 0, body: { text: e.message } as Json }));
+    const last = await call(`${base}/uploads`, 'PATCH', chunkBody(uploadId, bytes, chunks - 1, chunkSizeBytes), headers).catch((e: Error) => ({
+        status: 0,
+        body: { text: e.message } as Json,
+    }));
     const lastMs = since(lastStarted);
     if (last.status === 200 && last.body.complete === true) return result('stored', '', chunksMs, lastMs);
     return result(
@@ -279,54 +309,71 @@ export async function uploadResumable(info: HostInfo, bytes: Buffer, parallel: n
     );
 }
 
-/** The same requests (same JSON bodies as the chunks) to a bare `express.json()` route in this process. */
-export async function expressFloor(bytes: Buffer, chunkSizeBytes: number, parallel: number): Promise<{ ms: number }> {
-    const app = express();
-    app.use(express.json());
-    app.patch('/uploads', (req, res) => void res.json({ success: true, offset: req.body.offset }));
-    const server = await new Promise<ReturnType<typeof app.listen>>((resolve) => {
-        const s = app.listen(0, '127.0.0.1', () => resolve(s));
-    });
-    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/uploads`;
-    const uploadId = randomBytes(16).toString('hex');
-    const chunks = Math.ceil(bytes.length / chunkSizeBytes);
-    const started = performance.now();
+/** Sends `bodies` (JSON strings) to `url` with `method`, `parallel` at a time, in order; the time they took. Throws on a non-200. */
+export async function sendBodies(
+    url: string,
+    method: string,
+    bodies: string[],
+    parallel: number,
+    headers: Record<string, string> = {},
+): Promise<number> {
     let next = 0;
+    const started = performance.now();
     const worker = async (): Promise<void> => {
-        for (let index = next++; index < chunks; index = next++) {
-            const data = bytes.subarray(index * chunkSizeBytes, (index + 1) * chunkSizeBytes);
-            const answer = await call(url, 'PATCH', {
-                uploadId,
-                offset: index * chunkSizeBytes,
-                data: data.toString('base64'),
-                sha256: sha256Hex(data),
-            });
-            if (answer.status !== 200) throw new Error(`bare Express answered ${answer.status}`);
+        for (let index = next++; index < bodies.length; index = next++) {
+            const answer = await call(url, method, bodies[index], headers);
+            if (answer.status !== 200) throw new Error(`${method} ${url} answered ${answer.status} ${answer.body.text ?? ''}`.slice(0, 200));
         }
     };
     await Promise.all(Array.from({ length: parallel }, worker));
-    const ms = since(started);
-    await new Promise((resolve) => server.close(resolve));
+    return since(started);
+}
+
+/** A bare `express.json()` route in this process answering every method at once; its URL and a way to close it. */
+export async function startBareExpress(): Promise<{ url: string; close(): Promise<void> }> {
+    const app = express();
+    app.use(express.json());
+    app.all('/noop', (req, res) => void res.json({ success: true, offset: req.body?.offset }));
+    const server = await new Promise<ReturnType<typeof app.listen>>((resolve) => {
+        const s = app.listen(0, '127.0.0.1', () => resolve(s));
+    });
+    return {
+        url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/noop`,
+        close: () => new Promise((resolve) => server.close(() => resolve())),
+    };
+}
+
+/** The same requests (same JSON bodies as the chunks) to a bare `express.json()` route in this process. */
+export async function expressFloor(bytes: Buffer, chunkSizeBytes: number, parallel: number): Promise<{ ms: number }> {
+    const express = await startBareExpress();
+    const uploadId = randomBytes(16).toString('hex');
+    const bodies = Array.from({ length: Math.ceil(bytes.length / chunkSizeBytes) }, (_, i) => chunkBody(uploadId, bytes, i, chunkSizeBytes));
+    const ms = await sendBodies(express.url, 'PATCH', bodies, parallel);
+    await express.close();
     return { ms };
 }
 
-/** Builds the probe app (`probe-app/`) with the apps-compiler into the temp dir; reused while its source is unchanged. */
-export async function buildProbeZip(say: (s: string) => void): Promise<string> {
-    const sourceDir = path.join(__dirname, 'probe-app');
-    const files = ['app.json', 'ProbeApp.ts'];
+/**
+ * Compiles an app with the apps-compiler from `files` (path in the app → its text) into a zip in the
+ * temp dir, reused while the texts are unchanged. The compiler resolves the engine from
+ * <app>/node_modules and rewrites app.json, so it builds in a throwaway copy.
+ */
+async function compileApp(label: string, files: Map<string, string | Buffer>, say: (s: string) => void): Promise<string> {
     const hash = createHash('sha256');
-    for (const f of files) hash.update(fs.readFileSync(path.join(sourceDir, f)));
-    const zip = path.join(os.tmpdir(), `livechat-upload-bench-probe-${hash.digest('hex').slice(0, 12)}.zip`);
+    for (const [name, text] of [...files].sort(([a], [b]) => a.localeCompare(b))) hash.update(name).update('\0').update(text).update('\0');
+    const zip = path.join(os.tmpdir(), `livechat-upload-bench-${label}-${hash.digest('hex').slice(0, 12)}.zip`);
     if (fs.existsSync(zip)) return zip;
-    say('Building the probe app (apps-compiler, ~25 s, cached in the temp dir afterwards)…');
-    // The compiler resolves the engine from <app>/node_modules and rewrites app.json: build in a copy.
-    const buildDir = fs.mkdtempSync(path.join(os.tmpdir(), 'livechat-upload-bench-probe-'));
+    say(`Building the ${label} app (apps-compiler, ~25 s, cached in the temp dir afterwards)…`);
+    const buildDir = fs.mkdtempSync(path.join(os.tmpdir(), `livechat-upload-bench-${label}-`));
     try {
-        for (const f of files) fs.copyFileSync(path.join(sourceDir, f), path.join(buildDir, f));
+        for (const [name, text] of files) {
+            fs.mkdirSync(path.dirname(path.join(buildDir, name)), { recursive: true });
+            fs.writeFileSync(path.join(buildDir, name), text);
+        }
         fs.symlinkSync(path.join(repoRoot, 'node_modules'), path.join(buildDir, 'node_modules'));
         const compiler = new AppsCompiler({ tool: 'livechat-upload-bench', version: '1', when: new Date() }, typescript as never);
         const result = await compiler.compile(buildDir);
-        if (result.diagnostics.length > 0) throw new Error(`probe app does not compile: ${JSON.stringify(result.diagnostics)}`);
+        if (result.diagnostics.length > 0) throw new Error(`the ${label} app does not compile: ${JSON.stringify(result.diagnostics)}`);
         await compiler.outputZip(`${zip}.tmp`);
         fs.renameSync(`${zip}.tmp`, zip);
     } finally {
@@ -335,8 +382,51 @@ export async function buildProbeZip(say: (s: string) => void): Promise<string> {
     return zip;
 }
 
+/** Builds the probe app (`probe-app/`, with the app's own lib/cheap-json-buffer.ts); reused while its source is unchanged. */
+export async function buildProbeZip(say: (s: string) => void): Promise<string> {
+    const sourceDir = path.join(__dirname, 'probe-app');
+    const files = new Map<string, string>([
+        ['app.json', fs.readFileSync(path.join(sourceDir, 'app.json'), 'utf8')],
+        ['ProbeApp.ts', fs.readFileSync(path.join(sourceDir, 'ProbeApp.ts'), 'utf8')],
+        ['cheap-json-buffer.ts', fs.readFileSync(path.join(repoRoot, 'lib', 'cheap-json-buffer.ts'), 'utf8')],
+    ]);
+    return compileApp('probe', files, say);
+}
+
+async function adminHeaders(info: HostInfo): Promise<Record<string, string>> {
+    const login = await call(`${info.url}/api/v1/login`, 'POST', { user: info.adminUser, password: info.adminPassword });
+    const data = login.body.data as { authToken: string; userId: string };
+    return { 'x-auth-token': data.authToken, 'x-user-id': data.userId };
+}
+
+/** Lets files of `bytes` through the server's and the app's size settings, the engine limit included (for the bench only). */
+export async function raiseSizeSettings(info: HostInfo, bytes: number): Promise<void> {
+    const headers = await adminHeaders(info);
+    const server = await call(`${info.url}/api/v1/settings/FileUpload_MaxFileSize`, 'POST', { value: -1 }, headers);
+    if (server.status !== 200) throw new Error(`FileUpload_MaxFileSize: ${server.status}`);
+    const current = (await call(`${info.url}/api/apps/${info.appId}/settings`, 'GET', undefined, headers)).body.settings as Record<string, Json>;
+    const mb = Math.ceil(bytes / MIB) + 1;
+    const settings = [APP_SETTING_IDS.maxFileSizeMb, APP_SETTING_IDS.maxStagedMb, APP_SETTING_IDS.engineMaxFileSizeMb].map((id) => ({
+        ...current[id],
+        value: mb,
+    }));
+    const app = await call(`${info.url}/api/apps/${info.appId}/settings`, 'POST', { settings }, headers);
+    if (app.status !== 200) throw new Error(`app settings: ${app.status} ${JSON.stringify(app.body).slice(0, 200)}`);
+}
+
+/** Registers a visitor and opens their room through Rocket.Chat's livechat REST, as a widget does. */
+export async function openVisitor(info: HostInfo): Promise<Visitor> {
+    const token = `bench-${randomBytes(12).toString('hex')}`;
+    const registered = await call(`${info.url}/api/v1/livechat/visitor`, 'POST', { visitor: { token, name: 'Bench Visitor' } });
+    if (registered.status !== 200) throw new Error(`visitor: ${registered.status}`);
+    const room = await call(`${info.url}/api/v1/livechat/room?token=${token}`, 'GET');
+    const rid = (room.body.room as { _id?: string } | undefined)?._id;
+    if (!rid) throw new Error(`no room for the visitor: ${JSON.stringify(room.body).slice(0, 200)}`);
+    return { token, rid };
+}
+
 export interface ProbeResult {
-    outcome: 'stored' | 'timed out' | 'failed';
+    outcome: 'stored' | 'timed out' | 'runtime restarted' | 'gave up' | 'failed';
     /** Time inside the app around `uploadBuffer`, when it answered. */
     uploadMs?: number;
     wallMs: number;
@@ -345,19 +435,44 @@ export interface ProbeResult {
     detail: string;
 }
 
-/** One `uploadBuffer` of `sizeBytes` random bytes in the probe app; after a timeout, watches whether the file lands anyway. */
-export async function probeUploadBuffer(host: RunningHost, sizeBytes: number, watchAfterTimeoutS: number): Promise<ProbeResult> {
+const pidAlive = (pid: number): boolean => fs.existsSync(`/proc/${pid}`);
+
+/**
+ * One `uploadBuffer` of `sizeBytes` random bytes in the probe app (through `withCheapToJson` when
+ * `cheapToJson`). Stops waiting when the app's Deno process dies (the liveness manager restarted it)
+ * or after `capMs`; after a runtime timeout, watches for `watchAfterTimeoutS` whether the file lands anyway.
+ */
+export async function probeUploadBuffer(
+    host: RunningHost,
+    sizeBytes: number,
+    watchAfterTimeoutS: number,
+    options: { cheapToJson?: boolean; capMs?: number } = {},
+): Promise<ProbeResult> {
     const { info } = host;
     const started = performance.now();
-    const answer = await call(`${info.url}/api/apps/public/${info.appId}/probe`, 'POST', {
-        rid: info.rid,
-        visitorToken: info.visitorToken,
-        sizeBytes,
-    }).catch(async (e: Error) => {
-        await new Promise((resolve) => setTimeout(resolve, 500)); // let the exit be noticed
-        return { status: 0, body: { text: host.death() ?? `connection lost (${e.message})` } as Json };
-    });
+    const abort = new AbortController();
+    let stopped: ProbeResult['outcome'] | undefined;
+    const watch = setInterval(() => {
+        if (!pidAlive(info.denoPid)) stopped = 'runtime restarted';
+        else if (options.capMs !== undefined && since(started) > options.capMs) stopped = 'gave up';
+        if (stopped) abort.abort();
+    }, 100);
+    const answer = await call(
+        `${info.url}/api/apps/public/${info.appId}/probe`,
+        'POST',
+        { rid: info.rid, visitorToken: info.visitorToken, sizeBytes, cheapToJson: !!options.cheapToJson },
+        {},
+        abort.signal,
+    )
+        .catch(async (e: Error) => {
+            await new Promise((resolve) => setTimeout(resolve, 500)); // let the exit be noticed
+            return { status: 0, body: { text: host.death() ?? `connection lost (${e.message})` } as Json };
+        })
+        .finally(() => clearInterval(watch));
     const wallMs = since(started);
+    if (stopped === 'runtime restarted')
+        return { outcome: stopped, wallMs, detail: `the app's Deno process was replaced ${(wallMs / 1000).toFixed(0)} s after the call began` };
+    if (stopped === 'gave up') return { outcome: stopped, wallMs, detail: `no answer within ${Math.round(wallMs / 1000)} s` };
     if (answer.status === 200 && answer.body.size === sizeBytes)
         return { outcome: 'stored', uploadMs: Number(answer.body.uploadMs), wallMs, detail: '' };
     const detail = String(answer.body.text ?? JSON.stringify(answer.body)).slice(0, 160);
@@ -371,6 +486,26 @@ export async function probeUploadBuffer(host: RunningHost, sizeBytes: number, wa
             return { outcome: 'timed out', wallMs, detail, after: `stored anyway ${Math.round(wallMs / 1000 + s)} s after the call began` };
     }
     return { outcome: 'timed out', wallMs, detail, after: `nothing stored within ${watchAfterTimeoutS} s after` };
+}
+
+/** CPU time (user + system) a process has used so far, in ms, from /proc/<pid>/stat; NaN once it is gone. */
+export function cpuMs(pid: number): number {
+    try {
+        const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+        return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+    } catch {
+        return NaN;
+    }
+}
+
+/**
+ * Runs `fn` and adds the CPU time the host and its Deno child spent meanwhile. On a shared machine
+ * wall time grows with everyone else's load; CPU time much less, so it is the steadier comparison.
+ */
+export async function withCpu<T>(info: HostInfo, fn: () => Promise<T>): Promise<T & { cpu: { hostMs: number; denoMs: number } }> {
+    const before = [cpuMs(info.pid), cpuMs(info.denoPid)];
+    const result = await fn();
+    return { ...result, cpu: { hostMs: cpuMs(info.pid) - before[0], denoMs: cpuMs(info.denoPid) - before[1] } };
 }
 
 /** The probe's `readback`: chunk records written as the app's SessionStore does, read back one by one and all at once. */

@@ -1,53 +1,139 @@
-// `npm run bench`: the resumable upload through the packaged app in the real Apps-Engine runtime, its
-// floor (bare Express + json(), one uploadBuffer), and the largest file one uploadBuffer takes.
-// Flags: --sizes 64k,1m,10m,100m   --probe-sizes 1m,5m,10m,20m,25m,30m,40m,50m   --parallel N (0 = serial only)
-//        --watch-after-timeout S (30)   --no-resumable --no-floor --no-ceiling   --package   --write docs/PERFORMANCE.md
-//        --engine VERSION (an Apps-Engine from .host/engines/; default: the root install's)
+// `npm run bench`: the resumable upload through the packaged app in the real Apps-Engine runtime set
+// against its floor measured in the same run (the same requests to a do-nothing endpoint of a probe
+// app, plus one uploadBuffer of the file), the cost of one call, memory when visitors finish at once,
+// and (with --engine-fix) the engine's own fix. Ratios first, absolute figures after.
+//
+// Sections (--only a,b,…; or drop one with --no-<section>):
+//   targets   end to end ÷ floor and middle chunk ÷ do-nothing call, at --target-sizes (1m,10m,16m), serial and --parallel (4);
+//             the floor's uploadBuffer, like the big and ceiling sections', passes the bytes as the app does (withCheapToJson)
+//   calls     one do-nothing call with a tiny and a 100 KB body against bare Express (--calls N, default 200;
+//             --call-profile adds where the host's CPU goes, from a V8 CPU profile of the host)
+//   cheap     one uploadBuffer of --cheap-size (16m) with a plain Buffer and with the app's withCheapToJson, --repeat N times alternately
+//   together  peak memory while --visitors (4) visitors complete --together-size (16m) at the same moment
+//   big       (default with --engine-fix) --big-size (100m) end to end, engine-safe limit raised for the bench only, and one uploadBuffer of it
+//   ceiling   one uploadBuffer at --probe-sizes (1m,5m,10m,20m,25m,30m,40m,50m), after a timeout watching --watch-after-timeout S (30)
+//   engine    (never by default) one uploadBuffer at --engine-sizes (10m,25m,50m,100m) on each of --engine-variants
+//             (stock,h1,h2,h3,all; join fixes with +), runtime timeout raised, --repeat N, each run given up after --engine-cap S (240)
+//   resumable, floor   the tables of earlier versions (--sizes 64k,1m,10m,100m)
+// Also: --engine-fix[=h1,h2,h3] every host runs the patched engine (docs/ENGINE.md); --package; --app-zip PATH (measure
+// another build of the app, e.g. an older commit's); --write docs/PERFORMANCE.md.
+// --engine VERSION runs every host on an Apps-Engine from .host/engines/ (default: the root install's).
 // Sizes: k = KiB, m = MiB. Each measurement gets a fresh host, so its peak RSS is its own.
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { parseEngineFixes } from '../src/engine-fix';
+import { summarizeCpuProfile } from './cpu-profile';
 import {
     MIB,
     buildProbeZip,
     call,
+    chunkBody,
+    cpuMs,
+    createBody,
     expressFloor,
+    openVisitor,
     probeReadback,
     probeUploadBuffer,
+    raiseSizeSettings,
     repoRoot,
+    sendBodies,
+    startBareExpress,
+    startHostProcess,
     uploadResumable,
+    withCpu,
     withHost,
     type HostInfo,
+    type HostOptions,
     type Peaks,
+    type ProbeResult,
+    type ResumableResult,
 } from './measure';
+
+const SECTIONS = ['targets', 'calls', 'cheap', 'together', 'big', 'ceiling', 'engine', 'resumable', 'floor'] as const;
+type Section = (typeof SECTIONS)[number];
+const VALUE_FLAGS = [
+    'engine',
+    'sizes',
+    'probe-sizes',
+    'parallel',
+    'watch-after-timeout',
+    'write',
+    'only',
+    'target-sizes',
+    'calls',
+    'cheap-size',
+    'together-size',
+    'visitors',
+    'big-size',
+    'engine-sizes',
+    'engine-variants',
+    'repeat',
+    'engine-cap',
+    'app-zip',
+];
 
 const flags = new Map<string, string>();
 for (let i = 2; i < process.argv.length; i++) {
     const [k, v] = process.argv[i].replace(/^--/, '').split('=', 2);
-    const takesValue = ['sizes', 'probe-sizes', 'parallel', 'watch-after-timeout', 'write', 'engine'].includes(k);
     if (k.startsWith('no-')) flags.set(k.slice(3), 'false');
-    else flags.set(k, v ?? (takesValue ? process.argv[++i] : 'true'));
+    else flags.set(k, v ?? (VALUE_FLAGS.includes(k) ? process.argv[++i] : 'true'));
 }
 const parseSize = (s: string): number => Math.round(parseFloat(s) * ({ k: 1024, m: MIB }[s.slice(-1).toLowerCase()] ?? 1));
 const sizesOf = (flag: string, fallback: string): number[] => (flags.get(flag) ?? fallback).split(',').map(parseSize);
-const sizes = sizesOf('sizes', '64k,1m,10m,100m');
-const probeSizes = sizesOf('probe-sizes', '1m,5m,10m,20m,25m,30m,40m,50m');
+const engineFixes =
+    flags.has('engine-fix') && flags.get('engine-fix') !== 'false'
+        ? parseEngineFixes(flags.get('engine-fix') === 'true' ? true : flags.get('engine-fix')!)
+        : undefined;
+const fixArgs = engineFixes ? [`--engine-fix=${engineFixes.join(',')}`] : [];
 const parallel = Number(flags.get('parallel') ?? 4);
 const watchAfterTimeoutS = Number(flags.get('watch-after-timeout') ?? 30);
 const timeoutMs = Number(process.env.APPS_ENGINE_RUNTIME_TIMEOUT ?? 30_000);
 if (flags.has('engine')) process.env.BENCH_ENGINE = flags.get('engine'); // measure.ts passes it to every host
+const sections: Set<Section> = new Set(
+    flags.has('only')
+        ? (flags.get('only')!.split(',') as Section[])
+        : (['targets', 'calls', 'cheap', 'together', 'ceiling', ...(engineFixes ? (['big'] as const) : [])] as Section[]),
+);
+for (const s of SECTIONS) if (flags.get(s) === 'false') sections.delete(s);
+for (const s of sections) if (!SECTIONS.includes(s)) throw new Error(`unknown section ${s} (${SECTIONS.join(', ')})`);
 
 const say = (s: string): void => void process.stderr.write(`${s}\n`);
 const fmtSize = (b: number): string => (b >= MIB ? `${+(b / MIB).toFixed(1)} MiB` : `${+(b / 1024).toFixed(1)} KiB`);
 const fmtS = (ms: number): string => `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)} s`;
+const fmtMs = (ms: number): string => `${ms.toFixed(ms < 10 ? 2 : 1)} ms`;
+const ratio = (a: number, b: number): string => (a / b).toFixed(2);
 const rate = (bytes: number, ms: number): string => (bytes / MIB / (ms / 1000)).toFixed(2);
 const mem = (p: Peaks): [string, string] => [`${p.hostMiB}`, `${p.denoMiB}`];
 const table = (head: string[], rows: string[][]): string => [head, head.map(() => '---'), ...rows].map((r) => `| ${r.join(' | ')} |`).join('\n');
 const version = (pkg: string): string => JSON.parse(fs.readFileSync(path.join(repoRoot, 'node_modules', pkg, 'package.json'), 'utf8')).version;
+/** `lo–hi` of `pick` over `items`, or one value when both ends print the same. */
+function rangeOf<T>(items: T[], pick: (item: T) => number, f: (x: number) => string): string {
+    const xs = items.map(pick);
+    const [lo, hi] = [Math.min(...xs), Math.max(...xs)];
+    return f(lo) === f(hi) ? f(lo) : `${f(lo)}–${f(hi)}`;
+}
+/** The ranges of the host's and the Deno child's peak RSS over runs, in MiB. */
+function peakRanges(runs: Array<{ peaks: Peaks }>): [string, string] {
+    return [rangeOf(runs, (r) => r.peaks.hostMiB, String), rangeOf(runs, (r) => r.peaks.denoMiB, String)];
+}
+const engineLabel = (fixes: string[] | undefined): string => (fixes ? `patched (${fixes.join(', ')})` : 'as published');
+const hostOptions = (extra: HostOptions = {}): HostOptions => ({ ...extra, args: [...fixArgs, ...(extra.args ?? [])] });
+/** The command that reproduces a table: this run's engine flag plus the section's own flags. */
+const command = (rest: string): string =>
+    `\`npm run bench -- ${[
+        engineFixes ? `--engine-fix${flags.get('engine-fix') === 'true' ? '' : `=${flags.get('engine-fix')}`}` : '',
+        flags.has('app-zip') ? `--app-zip ${flags.get('app-zip')}` : '',
+        flags.has('parallel') ? `--parallel ${flags.get('parallel')}` : '',
+        rest,
+    ]
+        .filter(Boolean)
+        .join(' ')}\``;
 
 function appZip(): string {
+    if (flags.has('app-zip')) return path.resolve(flags.get('app-zip')!);
     const { nameSlug, version: v } = JSON.parse(fs.readFileSync(path.join(repoRoot, 'app.json'), 'utf8'));
     const zip = path.join(repoRoot, 'dist', `${nameSlug}_${v}.zip`);
     if (flags.has('package') || !fs.existsSync(zip)) {
@@ -57,37 +143,477 @@ function appZip(): string {
     return zip;
 }
 
-async function readLimits(info: HostInfo): Promise<{ maxFileSizeBytes: number; chunkSizeBytes: number; maxParallelChunks: number }> {
+interface Limits {
+    maxFileSizeBytes: number;
+    chunkSizeBytes: number;
+    maxParallelChunks: number;
+}
+
+async function readLimits(info: HostInfo): Promise<Limits> {
     const { body } = await call(`${info.url}/api/apps/public/${info.appId}/limits`, 'GET', undefined, { 'x-visitor-token': info.visitorToken });
-    return body as unknown as { maxFileSizeBytes: number; chunkSizeBytes: number; maxParallelChunks: number };
+    return body as unknown as Limits;
+}
+
+const noopUrl = (info: HostInfo): string => `${info.url}/api/apps/public/${info.appId}/noop`;
+
+/**
+ * The floor of one upload: the requests the client sends for it (limits, create, every chunk with its
+ * real body, `parallel` chunks at a time), each to the probe's do-nothing endpoint, timed. Returns the
+ * whole and the part for all chunks but the last.
+ */
+async function floorCalls(
+    info: HostInfo,
+    bytes: Buffer,
+    chunkSizeBytes: number,
+    width: number,
+): Promise<{ totalMs: number; chunksMs: number; chunks: number }> {
+    const url = noopUrl(info);
+    const headers = { 'x-visitor-token': info.visitorToken };
+    const uploadId = randomBytes(16).toString('hex');
+    const chunks = Math.ceil(bytes.length / chunkSizeBytes);
+    const bodies = Array.from({ length: chunks }, (_, i) => chunkBody(uploadId, bytes, i, chunkSizeBytes));
+    const started = performance.now();
+    if ((await call(url, 'GET', undefined, headers)).status !== 200) throw new Error('noop GET failed');
+    await sendBodies(url, 'POST', [createBody(info.rid, bytes)], 1, headers);
+    const chunksMs = await sendBodies(url, 'PATCH', bodies.slice(0, -1), width, headers);
+    await sendBodies(url, 'PATCH', bodies.slice(-1), 1, headers);
+    return { totalMs: performance.now() - started, chunksMs, chunks };
+}
+
+type Cpu = { cpu: { hostMs: number; denoMs: number } };
+
+interface TargetRow {
+    size: number;
+    width: number;
+    app: ResumableResult & Cpu & { peaks: Peaks };
+    floorCallsMs: number;
+    floorChunksMs: number;
+    /** CPU of host + Deno for the do-nothing calls and the uploadBuffer. */
+    floorCpuMs: number;
+    uploadBuffer: ProbeResult;
+    uploadPeaks: Peaks;
+}
+
+async function measureTargets(zip: string, probeZip: string, limits: Limits, widths: number[]): Promise<TargetRow[]> {
+    const rows: TargetRow[] = [];
+    for (const size of sizesOf('target-sizes', '1m,10m,16m')) {
+        const bytes = randomBytes(size);
+        const apps = new Map<number, ResumableResult & Cpu & { peaks: Peaks }>();
+        for (const width of widths) {
+            say(`targets: app end to end ${fmtSize(size)} × ${width}…`);
+            apps.set(width, await withHost(zip, async (h) => withCpu(h.info, () => uploadResumable(h.info, bytes, width)), hostOptions()));
+        }
+        say(`targets: floor ${fmtSize(size)}…`);
+        const floor = await withHost(
+            probeZip,
+            async (h) => {
+                const calls = new Map<number, { totalMs: number; chunksMs: number } & Cpu>();
+                for (const width of widths) calls.set(width, await withCpu(h.info, () => floorCalls(h.info, bytes, limits.chunkSizeBytes, width)));
+                const probe = await withCpu(h.info, () => probeUploadBuffer(h, size, 0, { cheapToJson: true })); // as the app calls it
+                return { calls, probe };
+            },
+            hostOptions(),
+        );
+        for (const width of widths) {
+            const calls = floor.calls.get(width)!;
+            rows.push({
+                size,
+                width,
+                app: apps.get(width)!,
+                floorCallsMs: calls.totalMs,
+                floorChunksMs: calls.chunksMs,
+                floorCpuMs: calls.cpu.hostMs + calls.cpu.denoMs + floor.probe.cpu.hostMs + floor.probe.cpu.denoMs,
+                uploadBuffer: floor.probe,
+                uploadPeaks: floor.peaks,
+            });
+        }
+    }
+    return rows;
+}
+
+interface CallRow {
+    body: string;
+    width: number;
+    appMs: number;
+    expressMs: number;
+    hostCpuMs: number;
+    denoCpuMs: number;
+}
+
+/** `count` do-nothing calls with each body, serial and `width` at a time, against bare Express; CPU per call of each process (serial runs). */
+async function measureCalls(probeZip: string, chunkSizeBytes: number, widths: number[]): Promise<{ rows: CallRow[]; profile?: string }> {
+    const count = Number(flags.get('calls') ?? 200);
+    const full = chunkBody(randomBytes(16).toString('hex'), randomBytes(chunkSizeBytes * 2), 0, chunkSizeBytes);
+    const bodies = [
+        { short: 'tiny', label: 'tiny (`{}`)', body: '{}' },
+        { short: '100 KB', label: `100 KB (one full chunk: ${full.length} bytes of JSON)`, body: full },
+    ];
+    const profileDir = flags.get('call-profile') === 'true' ? fs.mkdtempSync(path.join(os.tmpdir(), 'livechat-upload-bench-prof-')) : undefined;
+    const rows: CallRow[] = [];
+    const windows: Array<{ fromUs: number; toUs: number; body: string }> = []; // the serial runs, tiny then 100 KB
+    const express = await startBareExpress();
+    try {
+        const host = await startHostProcess(
+            probeZip,
+            hostOptions(profileDir ? { nodeArgs: ['--cpu-prof', '--cpu-prof-interval=250', `--cpu-prof-dir=${profileDir}`] } : {}),
+        );
+        try {
+            const url = noopUrl(host.info);
+            for (const { short, label, body } of bodies) {
+                await sendBodies(url, 'PATCH', Array(20).fill(body), 1); // warm up both
+                await sendBodies(express.url, 'PATCH', Array(20).fill(body), 1);
+                for (const width of widths) {
+                    say(`calls: ${short} × ${width}…`);
+                    const cpuBefore = [cpuMs(host.info.pid), cpuMs(host.info.denoPid)];
+                    const fromUs = Number(process.hrtime.bigint() / 1000n);
+                    const appMs = await sendBodies(url, 'PATCH', Array(count).fill(body), width);
+                    if (width === 1) windows.push({ fromUs, toUs: Number(process.hrtime.bigint() / 1000n), body: short });
+                    const cpuAfter = [cpuMs(host.info.pid), cpuMs(host.info.denoPid)];
+                    const expressMs = await sendBodies(express.url, 'PATCH', Array(count).fill(body), width);
+                    rows.push({
+                        body: label,
+                        width,
+                        appMs: appMs / count,
+                        expressMs: expressMs / count,
+                        hostCpuMs: (cpuAfter[0] - cpuBefore[0]) / count,
+                        denoCpuMs: (cpuAfter[1] - cpuBefore[1]) / count,
+                    });
+                }
+            }
+        } finally {
+            await host.stop();
+        }
+    } finally {
+        await express.close();
+    }
+    if (!profileDir) return { rows };
+    const file = fs.readdirSync(profileDir).find((f) => f.endsWith('.cpuprofile'));
+    if (!file) throw new Error('the host wrote no CPU profile');
+    const profile = JSON.parse(fs.readFileSync(path.join(profileDir, file), 'utf8'));
+    fs.rmSync(profileDir, { recursive: true, force: true });
+    const [a, b] = windows.map((w) => summarizeCpuProfile(profile, w.fromUs, w.toUs));
+    const categories = [...new Set([...a.keys(), ...b.keys()])].sort((x, y) => (b.get(y) ?? 0) - (b.get(x) ?? 0));
+    const perCall = (m: Map<string, number>, c: string): string => fmtMs((m.get(c) ?? 0) / count);
+    return {
+        rows,
+        profile: table(
+            ['where the host (Node) spends its time, per serial call', 'tiny body', '100 KB body'],
+            categories.map((c) => [c, perCall(a, c), perCall(b, c)]),
+        ),
+    };
 }
 
 async function main(): Promise<void> {
     const started = Date.now();
     const zip = appZip();
-    const limits = await withHost(zip, async (h) => readLimits(h.info));
-    const modes = parallel > 1 ? [1, Math.min(parallel, limits.maxParallelChunks)] : [1];
-    const files = new Map(sizes.map((s) => [s, randomBytes(s)]));
+    const limits = await withHost(zip, async (h) => readLimits(h.info), hostOptions());
+    const widths = parallel > 1 ? [1, Math.min(parallel, limits.maxParallelChunks)] : [1];
     const cpu = os.cpus();
     const header = [
-        `Run ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC · ${cpu.length} cores (${cpu[0]?.model.trim()}) · ${Math.round(os.totalmem() / 2 ** 30)} GiB RAM · Node ${process.versions.node} · ` +
-            `Apps-Engine ${process.env.BENCH_ENGINE ?? version('@rocket.chat/apps-engine')} · Deno ${version('deno')} · runtime timeout ${timeoutMs / 1000} s`,
+        `Run ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC · ${cpu.length} cores (${cpu[0]?.model.trim()}) · ${Math.round(os.totalmem() / 2 ** 30)} GiB RAM · load ${os.loadavg()[0].toFixed(1)} at start · Node ${process.versions.node} · ` +
+            `Apps-Engine ${process.env.BENCH_ENGINE ?? version('@rocket.chat/apps-engine')} ${engineLabel(engineFixes)} · Deno ${version('deno')} · runtime timeout ${timeoutMs / 1000} s`,
         `App limit ${fmtSize(limits.maxFileSizeBytes)}, chunks of ${limits.chunkSizeBytes} bytes, up to ${limits.maxParallelChunks} in parallel. ` +
-            `Idle RSS: host ${limits.idle.hostMiB} MiB, Deno child ${limits.idle.denoMiB} MiB. Random bytes (incompressible, like photos and PDFs). Sizes in MiB.`,
+            `Idle RSS: host ${limits.idle.hostMiB} MiB, Deno child ${limits.idle.denoMiB} MiB. Random bytes (incompressible, like photos and PDFs).`,
     ];
-    const sections: string[] = [header.join('\n\n')];
-    const print = (title: string, body: string): void => {
-        sections.push(`### ${title}\n\n${body}`);
-        process.stdout.write(`\n### ${title}\n\n${body}\n`);
+    const ratioTables: string[] = [];
+    const absoluteTables: string[] = [];
+    const add = (into: string[], title: string, body: string): void => {
+        into.push(`#### ${title}\n\n${body}`);
+        say(`\n#### ${title}\n\n${body}\n`);
     };
-    process.stdout.write(`${header.join('\n')}\n`);
+    const needsProbe = ['targets', 'calls', 'cheap', 'big', 'ceiling', 'engine', 'floor'].some((s) => sections.has(s as Section));
+    const probeZip = needsProbe ? await buildProbeZip(say) : '';
 
-    if (flags.get('resumable') !== 'false') {
+    if (sections.has('targets')) {
+        const rows = await measureTargets(zip, probeZip, limits, widths);
+        const floorMs = (r: TargetRow): number => r.floorCallsMs + (r.uploadBuffer.uploadMs ?? NaN);
+        const perChunk = (ms: number, r: TargetRow): number => ms / Math.max(1, r.app.chunks - 1);
+        const cmd = command(`--only targets --target-sizes ${flags.get('target-sizes') ?? '1m,10m,16m'}`);
+        add(
+            ratioTables,
+            `Against the floor (${cmd})`,
+            table(
+                [
+                    'file',
+                    'in flight',
+                    'end to end ÷ floor (target ≤ 1.15)',
+                    'middle chunk ÷ do-nothing call, same body (target ≤ 1.3)',
+                    'end to end ÷ floor in CPU time, host + Deno',
+                ],
+                rows.map((r) => [
+                    fmtSize(r.size),
+                    `${r.width}`,
+                    r.app.outcome === 'stored' ? ratio(r.app.totalMs, floorMs(r)) : `${r.app.outcome}: ${r.app.detail}`,
+                    r.app.chunks > 1 ? ratio(perChunk(r.app.chunksMs, r), perChunk(r.floorChunksMs, r)) : '–',
+                    r.app.outcome === 'stored' ? ratio(r.app.cpu.hostMs + r.app.cpu.denoMs, r.floorCpuMs) : '–',
+                ]),
+            ),
+        );
+        add(
+            absoluteTables,
+            `End to end and its floor (${cmd})`,
+            table(
+                [
+                    'file',
+                    'in flight',
+                    'chunks',
+                    'app end to end',
+                    'all chunks but the last',
+                    'last chunk + completion',
+                    'floor',
+                    'do-nothing calls, same bodies',
+                    'one uploadBuffer (as the app calls it)',
+                    'per middle chunk',
+                    'per do-nothing call',
+                    'CPU host + Deno, app / floor',
+                    'peak RSS host / Deno MiB, app',
+                    'peak RSS host / Deno MiB, uploadBuffer',
+                ],
+                rows.map((r) => [
+                    fmtSize(r.size),
+                    `${r.width}`,
+                    `${r.app.chunks}`,
+                    r.app.outcome === 'stored' ? fmtS(r.app.totalMs) : `${r.app.outcome}: ${r.app.detail}`,
+                    fmtS(r.app.chunksMs),
+                    fmtS(r.app.lastMs),
+                    fmtS(floorMs(r)),
+                    fmtS(r.floorCallsMs),
+                    r.uploadBuffer.uploadMs !== undefined ? fmtS(r.uploadBuffer.uploadMs) : `${r.uploadBuffer.outcome}: ${r.uploadBuffer.detail}`,
+                    fmtMs(perChunk(r.app.chunksMs, r)),
+                    fmtMs(perChunk(r.floorChunksMs, r)),
+                    `${fmtS(r.app.cpu.hostMs + r.app.cpu.denoMs)} / ${fmtS(r.floorCpuMs)}`,
+                    mem(r.app.peaks).join(' / '),
+                    mem(r.uploadPeaks).join(' / '),
+                ]),
+            ),
+        );
+    }
+
+    if (sections.has('big')) {
+        const size = parseSize(flags.get('big-size') ?? '100m');
+        const width = Math.max(1, Math.min(parallel, limits.maxParallelChunks));
+        say(`big: app end to end ${fmtSize(size)} × ${width}…`);
+        const app = await withHost(
+            zip,
+            async (h) => {
+                await raiseSizeSettings(h.info, size);
+                return uploadResumable(h.info, randomBytes(size), width);
+            },
+            hostOptions(),
+        );
+        say(`big: one uploadBuffer of ${fmtSize(size)}…`);
+        const probe = await withHost(probeZip, async (h) => probeUploadBuffer(h, size, watchAfterTimeoutS, { cheapToJson: true }), hostOptions());
+        const cmd = command(`--only big --big-size ${flags.get('big-size') ?? '100m'}`);
+        add(
+            ratioTables,
+            `${fmtSize(size)}, engine-safe limit raised for the bench only (${cmd})`,
+            table(
+                ['measure', 'result', 'target'],
+                [
+                    [
+                        `end to end, ${width} ${width === 1 ? 'chunk' : 'chunks'} in flight`,
+                        app.outcome === 'stored'
+                            ? `${fmtS(app.totalMs)}: chunks ${fmtS(app.chunksMs)} (${fmtMs(app.chunksMs / Math.max(1, app.chunks - 1))} each), last chunk + completion ${fmtS(app.lastMs)}`
+                            : `${app.outcome}: ${app.detail}`,
+                        size === 100 * MIB ? '≤ 25 s with the engine fix' : '–',
+                    ],
+                    [
+                        'one uploadBuffer alone',
+                        probe.uploadMs !== undefined ? fmtS(probe.uploadMs) : `${probe.outcome}: ${probe.detail}`,
+                        size === 100 * MIB ? '< 5 s with the engine fix' : '–',
+                    ],
+                    ['peak RSS host / Deno MiB, end to end', mem(app.peaks).join(' / '), '–'],
+                    ['peak RSS host / Deno MiB, uploadBuffer alone', mem(probe.peaks).join(' / '), '–'],
+                ],
+            ),
+        );
+    }
+
+    if (sections.has('together')) {
+        const size = parseSize(flags.get('together-size') ?? '16m');
+        const visitors = Number(flags.get('visitors') ?? 4);
+        const width = Math.max(1, Math.min(parallel, limits.maxParallelChunks));
+        say(`together: ${visitors} visitors completing ${fmtSize(size)} at once…`);
+        const r = await withHost(
+            zip,
+            async (h) => {
+                const people = [{ token: h.info.visitorToken, rid: h.info.rid }];
+                while (people.length < visitors) people.push(await openVisitor(h.info));
+                let arrived = 0;
+                let release: () => void = () => undefined;
+                const allThere = new Promise<void>((resolve) => (release = resolve));
+                const barrier = async (): Promise<void> => {
+                    if (++arrived === visitors) release();
+                    await allThere;
+                };
+                const results = await Promise.all(
+                    people.map((visitor) => uploadResumable(h.info, randomBytes(size), width, { visitor, beforeLast: barrier })),
+                );
+                return { results };
+            },
+            hostOptions(),
+        );
+        const stored = r.results.filter((x) => x.outcome === 'stored');
+        const lastMs = r.results.map((x) => x.lastMs).sort((a, b) => a - b);
+        add(
+            ratioTables,
+            `${visitors} visitors completing ${fmtSize(size)} at the same moment (${command(`--only together --visitors ${visitors} --together-size ${flags.get('together-size') ?? '16m'}`)})`,
+            table(
+                ['peak RSS host MiB', 'peak RSS Deno MiB', 'stored', 'last chunk + completion, fastest – slowest'],
+                [
+                    [
+                        ...mem(r.peaks),
+                        `${stored.length} of ${visitors}${stored.length < visitors ? ` (${r.results.find((x) => x.outcome !== 'stored')?.detail})` : ''}`,
+                        `${fmtS(lastMs[0])} – ${fmtS(lastMs[lastMs.length - 1])}`,
+                    ],
+                ],
+            ),
+        );
+    }
+
+    if (sections.has('calls')) {
+        const { rows, profile } = await measureCalls(probeZip, limits.chunkSizeBytes, widths);
+        const cmd = command(`--only calls --calls ${flags.get('calls') ?? 200}${profile ? ' --call-profile' : ''}`);
+        add(
+            absoluteTables,
+            `One do-nothing call (${cmd})`,
+            `${table(
+                [
+                    'body',
+                    'in flight',
+                    'do-nothing app endpoint',
+                    'bare Express + json()',
+                    'ratio',
+                    'CPU per call: host (Node)',
+                    'CPU per call: Deno child',
+                ],
+                rows.map((r) => [
+                    r.body,
+                    `${r.width}`,
+                    fmtMs(r.appMs),
+                    fmtMs(r.expressMs),
+                    ratio(r.appMs, r.expressMs),
+                    r.width === 1 ? fmtMs(r.hostCpuMs) : '–',
+                    r.width === 1 ? fmtMs(r.denoCpuMs) : '–',
+                ]),
+            )}${profile ? `\n\n${profile}` : ''}`,
+        );
+    }
+
+    if (sections.has('cheap')) {
+        const size = parseSize(flags.get('cheap-size') ?? '16m');
+        const repeat = Number(flags.get('repeat') ?? 1);
+        const runs = new Map<boolean, Array<ProbeResult & Cpu & { peaks: Peaks }>>([
+            [false, []],
+            [true, []],
+        ]);
+        for (let round = 0; round < repeat; round++) {
+            for (const cheapToJson of [false, true]) {
+                say(`cheap: uploadBuffer ${fmtSize(size)} ${cheapToJson ? 'withCheapToJson' : 'plain Buffer'} (round ${round + 1} of ${repeat})…`);
+                const r = await withHost(
+                    probeZip,
+                    async (h) => withCpu(h.info, () => probeUploadBuffer(h, size, watchAfterTimeoutS, { cheapToJson })),
+                    hostOptions(),
+                );
+                runs.get(cheapToJson)!.push(r);
+            }
+        }
+        const rows = [...runs].map(([cheapToJson, rs]) => {
+            const stored = rs.filter((r) => r.uploadMs !== undefined);
+            const times = [
+                stored.length ? rangeOf(stored, (r) => r.uploadMs!, fmtS) : '',
+                ...rs.filter((r) => r.uploadMs === undefined).map((r) => r.outcome),
+            ];
+            return [
+                cheapToJson ? 'withCheapToJson(bytes), as the app does now' : 'a plain Buffer, as the app did before',
+                times.filter(Boolean).join('; '),
+                rangeOf(rs, (r) => r.cpu.hostMs, fmtS),
+                rangeOf(rs, (r) => r.cpu.denoMs, fmtS),
+                ...peakRanges(rs),
+            ];
+        });
+        add(
+            absoluteTables,
+            `One uploadBuffer of ${fmtSize(size)}: the Buffer the app passes (${command(`--only cheap --cheap-size ${flags.get('cheap-size') ?? '16m'} --repeat ${repeat}`)})`,
+            table(['passed to uploadBuffer', 'time in uploadBuffer', 'CPU host', 'CPU Deno', 'peak RSS host MiB', 'peak RSS Deno MiB'], rows),
+        );
+    }
+
+    if (sections.has('engine')) {
+        const variants = (flags.get('engine-variants') ?? 'stock,h1,h2,h3,all').split(',');
+        const sizes = sizesOf('engine-sizes', '10m,25m,50m,100m');
+        const repeat = Number(flags.get('repeat') ?? 1);
+        const capMs = Number(flags.get('engine-cap') ?? 240) * 1000;
+        const cell = new Map<string, Array<ProbeResult & Cpu & { peaks: Peaks }>>();
+        for (let round = 0; round < repeat; round++) {
+            for (const variant of variants) {
+                for (const size of sizes) {
+                    say(`engine: ${variant} ${fmtSize(size)} (round ${round + 1} of ${repeat})…`);
+                    const args = variant === 'stock' ? [] : [`--engine-fix=${variant === 'all' ? 'all' : variant.replace(/\+/g, ',')}`];
+                    const r = await withHost(probeZip, async (h) => withCpu(h.info, () => probeUploadBuffer(h, size, 0, { capMs })), {
+                        args,
+                        env: { APPS_ENGINE_RUNTIME_TIMEOUT: String(capMs + 60_000) },
+                    });
+                    const key = `${variant} ${size}`;
+                    cell.set(key, [...(cell.get(key) ?? []), r]);
+                }
+            }
+        }
+        const describe = (runs: Array<ProbeResult & Cpu & { peaks: Peaks }>): string[] => {
+            const stored = runs.filter((r) => r.outcome === 'stored');
+            const failed = runs.filter((r) => r.outcome !== 'stored');
+            const time = [
+                stored.length ? rangeOf(stored, (r) => r.uploadMs!, fmtS) : '',
+                ...failed.map((r) =>
+                    r.outcome === 'runtime restarted' ? `runtime restarted at ${fmtS(r.wallMs)}` : `${r.outcome} (${fmtS(r.wallMs)})`,
+                ),
+            ].filter(Boolean);
+            const cpu = stored.length ? `${rangeOf(stored, (r) => r.cpu.hostMs, fmtS)} / ${rangeOf(stored, (r) => r.cpu.denoMs, fmtS)}` : '–';
+            return [time.join('; '), cpu, ...peakRanges(runs)];
+        };
+        add(
+            absoluteTables,
+            `One uploadBuffer on each engine variant, runtime timeout raised (${`\`npm run bench -- --only engine --engine-variants ${variants.join(',')} --engine-sizes ${flags.get('engine-sizes') ?? '10m,25m,50m,100m'} --repeat ${repeat}\``})`,
+            table(
+                ['variant', 'file', 'time in uploadBuffer', 'CPU host / Deno, stored runs', 'peak RSS host MiB', 'peak RSS Deno MiB'],
+                variants.flatMap((v) => sizes.map((s) => [v, fmtSize(s), ...describe(cell.get(`${v} ${s}`)!)])),
+            ),
+        );
+    }
+
+    if (sections.has('ceiling')) {
         const rows: string[][] = [];
-        for (const [size, bytes] of files) {
-            for (const width of modes) {
+        let largest: { size: number; ms: number } | undefined;
+        for (const size of sizesOf('probe-sizes', '1m,5m,10m,20m,25m,30m,40m,50m')) {
+            say(`ceiling: uploadBuffer ${fmtSize(size)}…`);
+            const r = await withHost(probeZip, async (h) => probeUploadBuffer(h, size, watchAfterTimeoutS, { cheapToJson: true }), hostOptions());
+            if (r.outcome === 'stored' && r.uploadMs !== undefined) largest = { size, ms: r.uploadMs };
+            rows.push([
+                fmtSize(size),
+                r.outcome === 'failed' ? `failed: ${r.detail}` : [r.outcome, r.after].filter(Boolean).join('; '),
+                r.uploadMs !== undefined ? fmtS(r.uploadMs) : '–',
+                fmtS(r.wallMs),
+                ...mem(r.peaks),
+            ]);
+        }
+        const verdict = largest
+            ? `Largest file stored in one uploadBuffer: ${fmtSize(largest.size)} in ${fmtS(largest.ms)} (${Math.round((100 * largest.ms) / timeoutMs)} % of the ${timeoutMs / 1000} s timeout).`
+            : 'No size was stored in one uploadBuffer.';
+        add(
+            absoluteTables,
+            `One uploadBuffer as the app calls it (withCheapToJson), growing (${command(`--only ceiling --probe-sizes ${flags.get('probe-sizes') ?? '1m,5m,10m,20m,25m,30m,40m,50m'}`)})`,
+            `${table(['file', 'result', 'in uploadBuffer', 'HTTP call', 'peak RSS host MiB', 'peak RSS Deno MiB'], rows)}\n\n${verdict}`,
+        );
+    }
+
+    const legacySizes = sizesOf('sizes', '64k,1m,10m,100m');
+    if (sections.has('resumable')) {
+        const rows: string[][] = [];
+        for (const size of legacySizes) {
+            const bytes = randomBytes(size);
+            for (const width of widths) {
                 say(`resumable ${fmtSize(size)} × ${width}…`);
-                const r = await withHost(zip, async (h) => uploadResumable(h.info, bytes, width));
+                const r = await withHost(zip, async (h) => uploadResumable(h.info, bytes, width), hostOptions());
                 if (r.outcome === 'refused') {
                     rows.push([
                         fmtSize(size),
@@ -116,8 +642,9 @@ async function main(): Promise<void> {
                 ]);
             }
         }
-        print(
-            `Resumable upload through the app (\`npm run bench -- --sizes ${flags.get('sizes') ?? '64k,1m,10m,100m'} --no-floor --no-ceiling\`)`,
+        add(
+            absoluteTables,
+            `Resumable upload through the app (${command(`--only resumable --sizes ${flags.get('sizes') ?? '64k,1m,10m,100m'}`)})`,
             table(
                 [
                     'file',
@@ -136,24 +663,28 @@ async function main(): Promise<void> {
         );
     }
 
-    const probeZip = flags.get('floor') !== 'false' || flags.get('ceiling') !== 'false' ? await buildProbeZip(say) : '';
-    if (flags.get('floor') !== 'false') {
+    if (sections.has('floor')) {
         const rows: string[][] = [];
-        for (const [size, bytes] of files) {
+        for (const size of legacySizes) {
+            const bytes = randomBytes(size);
             say(`floor ${fmtSize(size)}…`);
-            const express = await Promise.all(modes.map(async (w) => (await expressFloor(bytes, limits.chunkSizeBytes, w)).ms));
+            const express = await Promise.all(widths.map(async (w) => (await expressFloor(bytes, limits.chunkSizeBytes, w)).ms));
             const chunks = Math.ceil(size / limits.chunkSizeBytes);
             const expressCells = express.map((ms) => `${fmtS(ms)} (${rate(size, ms)} MiB/s)`).join(' / ');
             if (size > limits.maxFileSizeBytes) {
                 rows.push([fmtSize(size), `${chunks}`, expressCells, 'above the app limit: see the ceiling table', '–', '–', '–', '–']);
                 continue;
             }
-            const r = await withHost(probeZip, async (h) => {
-                const probe = await probeUploadBuffer(h, size, watchAfterTimeoutS);
-                const peaks = h.peaks();
-                const readback = await probeReadback(h.info, chunks, limits.chunkSizeBytes);
-                return { probe, uploadPeaks: peaks, readback };
-            });
+            const r = await withHost(
+                probeZip,
+                async (h) => {
+                    const probe = await probeUploadBuffer(h, size, watchAfterTimeoutS);
+                    const peaks = h.peaks();
+                    const readback = await probeReadback(h.info, chunks, limits.chunkSizeBytes);
+                    return { probe, uploadPeaks: peaks, readback };
+                },
+                hostOptions(),
+            );
             const upload = r.probe.uploadMs !== undefined ? fmtS(r.probe.uploadMs) : `${r.probe.outcome} (${fmtS(r.probe.wallMs)})`;
             rows.push([
                 fmtSize(size),
@@ -165,13 +696,14 @@ async function main(): Promise<void> {
                 fmtS(r.readback.allAtOnceMs),
             ]);
         }
-        print(
-            `Floor (\`npm run bench -- --sizes ${flags.get('sizes') ?? '64k,1m,10m,100m'} --no-resumable --no-ceiling\`)`,
+        add(
+            absoluteTables,
+            `Floor, bare Express (${command(`--only floor --sizes ${flags.get('sizes') ?? '64k,1m,10m,100m'}`)})`,
             table(
                 [
                     'file',
                     'requests',
-                    `bare Express + json(), ${modes.join(' / ')} at a time`,
+                    `bare Express + json(), ${widths.join(' / ')} at a time`,
                     'one uploadBuffer (in app)',
                     'peak RSS host MiB',
                     'peak RSS Deno MiB',
@@ -183,38 +715,20 @@ async function main(): Promise<void> {
         );
     }
 
-    if (flags.get('ceiling') !== 'false') {
-        const rows: string[][] = [];
-        let largest: { size: number; ms: number } | undefined;
-        for (const size of probeSizes) {
-            say(`uploadBuffer ${fmtSize(size)}…`);
-            const r = await withHost(probeZip, async (h) => probeUploadBuffer(h, size, watchAfterTimeoutS));
-            if (r.outcome === 'stored' && r.uploadMs !== undefined) largest = { size, ms: r.uploadMs };
-            rows.push([
-                fmtSize(size),
-                r.outcome === 'failed' ? `failed: ${r.detail}` : [r.outcome, r.after].filter(Boolean).join('; '),
-                r.uploadMs !== undefined ? fmtS(r.uploadMs) : '–',
-                fmtS(r.wallMs),
-                ...mem(r.peaks),
-            ]);
-        }
-        const verdict = largest
-            ? `Largest file stored in one uploadBuffer: ${fmtSize(largest.size)} in ${fmtS(largest.ms)} (${Math.round((100 * largest.ms) / timeoutMs)} % of the ${timeoutMs / 1000} s timeout).`
-            : 'No size was stored in one uploadBuffer.';
-        print(
-            `One uploadBuffer, growing (\`npm run bench -- --probe-sizes ${flags.get('probe-sizes') ?? '1m,5m,10m,20m,25m,30m,40m,50m'} --no-resumable --no-floor\`)`,
-            `${table(['file', 'result', 'in uploadBuffer', 'HTTP call', 'peak RSS host MiB', 'peak RSS Deno MiB'], rows)}\n\n${verdict}`,
-        );
-    }
-
+    const doc = [
+        header.join('\n\n'),
+        ...(ratioTables.length ? ['### Ratios and targets', ...ratioTables] : []),
+        ...(absoluteTables.length ? ['### Absolute figures', ...absoluteTables] : []),
+    ].join('\n\n');
+    process.stdout.write(`${doc}\n`);
     say(`\nbench done in ${Math.round((Date.now() - started) / 1000)} s`);
     const target = flags.get('write');
     if (target) {
         const file = path.resolve(repoRoot, target);
-        const doc = fs.readFileSync(file, 'utf8');
+        const text = fs.readFileSync(file, 'utf8');
         const [start, end] = ['<!-- bench:start -->', '<!-- bench:end -->'];
-        if (!doc.includes(start) || !doc.includes(end)) throw new Error(`${target} lacks the ${start} … ${end} markers`);
-        fs.writeFileSync(file, `${doc.slice(0, doc.indexOf(start) + start.length)}\n${sections.join('\n\n')}\n${doc.slice(doc.indexOf(end))}`);
+        if (!text.includes(start) || !text.includes(end)) throw new Error(`${target} lacks the ${start} … ${end} markers`);
+        fs.writeFileSync(file, `${text.slice(0, text.indexOf(start) + start.length)}\n${doc}\n${text.slice(text.indexOf(end))}`);
         say(`tables written to ${target}`);
     }
 }

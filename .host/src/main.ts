@@ -2,12 +2,14 @@
 // Flags: --port N (env PORT, default 3000; 0 = free port), --host ADDR, --data DIR | --memory,
 // --zip PATH, --no-package, --seed / --no-seed, --json (one JSON line when ready), --verbose,
 // --page-port N (the visitor page on its own origin; default 3001, only when given with --json; 0 = free port) / --no-page,
-// --engine VERSION (an Apps-Engine from .host/engines/, installed on first use; default: the root install's).
+// --engine VERSION (an Apps-Engine from .host/engines/, installed on first use; default: the root install's),
+// --engine-fix[=h1,h2,h3] (run a patched copy of that engine, docs/ENGINE.md; all fixes when no list is given).
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { sendConsoleOutputToStderr } from './process-wide';
 import { engineVersion, resolveEngineDir, useEngine } from './engines';
+import { parseEngineFixes, prepareFixedEngine } from './engine-fix';
 import { startVisitorPage, visitorPageLink } from './visitor-page';
 
 const repoRoot = path.resolve(__dirname, '..', '..');
@@ -84,9 +86,18 @@ async function main(): Promise<void> {
     }
     if (!fs.existsSync(zipPath)) throw new Error(`No app package at ${zipPath}: run \`npx rc-apps package\` or pass --zip`);
 
-    // the engine is chosen before any module that imports it loads (host.ts and everything under it)
-    useEngine(resolveEngineDir(typeof flags.engine === 'string' ? flags.engine : undefined));
-    const { startHost } = require('./host') as typeof import('./host'); // eslint-disable-line @typescript-eslint/no-require-imports
+    // the engine (and its patched copy) is chosen before any module that imports it loads (host.ts and everything under it)
+    const engineDir = resolveEngineDir(typeof flags.engine === 'string' ? flags.engine : undefined);
+    const fixFlag = flags['engine-fix'];
+    const engineFixes = fixFlag === undefined || fixFlag === false ? undefined : parseEngineFixes(fixFlag);
+    if (engineFixes) {
+        const fixedDir = prepareFixedEngine(engineDir, engineFixes);
+        useEngine(fixedDir);
+        say(`Engine: a patched copy with ${engineFixes.join(', ')} (${path.relative(repoRoot, fixedDir)})`);
+    } else {
+        useEngine(engineDir);
+    }
+    const { startHost } = await import('./host');
     const host = await startHost({
         port: flags.port !== undefined ? Number(flags.port) : process.env.PORT ? Number(process.env.PORT) : 3000,
         host: typeof flags.host === 'string' ? flags.host : '127.0.0.1',
@@ -136,7 +147,7 @@ async function main(): Promise<void> {
     const { url, appId, seed } = host;
     if (json) {
         process.stdout.write(
-            `${JSON.stringify({ url, port: host.port, appId, appPaths: host.appPaths, visitorToken: seed?.visitorToken, rid: seed?.rid, adminUser: host.adminUser, adminPassword: host.adminPassword, pageUrl: page?.url, engine: engineVersion(), readyMs, pid: process.pid, denoPid: host.denoPid() })}\n`,
+            `${JSON.stringify({ url, port: host.port, appId, appPaths: host.appPaths, visitorToken: seed?.visitorToken, rid: seed?.rid, adminUser: host.adminUser, adminPassword: host.adminPassword, pageUrl: page?.url, engine: engineVersion(), engineFixes, readyMs, pid: process.pid, denoPid: host.denoPid() })}\n`,
         );
         return;
     }

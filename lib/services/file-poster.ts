@@ -2,6 +2,7 @@ import type { IModify, IRead } from '@rocket.chat/apps-engine/definition/accesso
 import type { ILivechatRoom } from '@rocket.chat/apps-engine/definition/livechat';
 import type { IMessageRaw } from '@rocket.chat/apps-engine/definition/messages';
 
+import { withCheapToJson } from '../cheap-json-buffer';
 import { toCoreMessage } from '../message-shape';
 import { type PostingAttempt } from '../session';
 
@@ -51,7 +52,7 @@ export async function findFileMessage(read: IRead, rid: string, fileId: string):
 export async function postFile(read: IRead, modify: IModify, input: PostFileInput): Promise<PostedFile> {
     let upload;
     try {
-        upload = await modify.getCreator().getUploadCreator().uploadBuffer(input.bytes, {
+        upload = await modify.getCreator().getUploadCreator().uploadBuffer(withCheapToJson(input.bytes), {
             filename: input.name,
             room: input.room,
             visitorToken: input.visitorToken,

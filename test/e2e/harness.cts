@@ -31,8 +31,8 @@ interface HostLine {
     adminPassword: string;
 }
 
-/** Starts the local host (in memory, or on `dataDir` to survive restarts), or points at E2E_URL. */
-export async function startTarget(options: { dataDir?: string } = {}): Promise<Target> {
+/** Starts the local host (in memory, or on `dataDir` to survive restarts; `hostArgs` for main.ts), or points at E2E_URL. */
+export async function startTarget(options: { dataDir?: string; hostArgs?: string[] } = {}): Promise<Target> {
     if (REMOTE_URL) {
         const admin = { user: process.env.E2E_ADMIN_USER ?? 'admin', password: process.env.E2E_ADMIN_PASSWORD ?? '' };
         return {
@@ -44,7 +44,7 @@ export async function startTarget(options: { dataDir?: string } = {}): Promise<T
             },
         };
     }
-    const args = options.dataDir ? ['--data', options.dataDir] : ['--memory'];
+    const args = [...(options.dataDir ? ['--data', options.dataDir] : ['--memory']), ...(options.hostArgs ?? [])];
     let host = await spawnHost<HostLine>(args);
     const target: Target = {
         url: host.line.url,

@@ -21,20 +21,54 @@ import {
 import { App } from '@rocket.chat/apps-engine/definition/App';
 import { type IAppInfo, RocketChatAssociationModel, RocketChatAssociationRecord } from '@rocket.chat/apps-engine/definition/metadata';
 
-/** `POST probe {rid, visitorToken, sizeBytes}`: allocates random bytes, times one `uploadBuffer` of them. */
+// In the source tree a re-export of lib/cheap-json-buffer.ts; the bench builds the probe with that file itself.
+import { withCheapToJson } from './cheap-json-buffer';
+
+/**
+ * `POST probe {rid, visitorToken, sizeBytes, cheapToJson?}`: allocates random bytes, times one
+ * `uploadBuffer` of them (passed through the app's `withCheapToJson` when asked, as the app does).
+ */
 class ProbeEndpoint extends ApiEndpoint {
     public path = 'probe';
 
     public async post(request: IApiRequest, _e: IApiEndpointInfo, read: IRead, modify: IModify, _h: IHttp, _p: IPersistence): Promise<IApiResponse> {
-        const { rid, visitorToken, sizeBytes } = request.content as { rid: string; visitorToken: string; sizeBytes: number };
+        const { rid, visitorToken, sizeBytes, cheapToJson } = request.content as {
+            rid: string;
+            visitorToken: string;
+            sizeBytes: number;
+            cheapToJson?: boolean;
+        };
         const room = await read.getRoomReader().getById(rid);
         if (!room) {
             return { status: 404, content: { error: 'no room' } };
         }
         const bytes = randomBytes(sizeBytes);
         const started = Date.now();
-        const upload = await modify.getCreator().getUploadCreator().uploadBuffer(bytes, { filename: 'probe.bin', room, visitorToken });
+        const upload = await modify
+            .getCreator()
+            .getUploadCreator()
+            .uploadBuffer(cheapToJson ? withCheapToJson(bytes) : bytes, { filename: 'probe.bin', room, visitorToken });
         return { status: 200, content: { uploadMs: Date.now() - started, uploadId: upload?.id, size: upload?.size } };
+    }
+}
+
+/**
+ * `GET`, `POST`, `PATCH noop`: answers at once without reading anything, so a call costs only what the
+ * server and the runtime spend on any request with that body: the floor of every app route.
+ */
+class NoopEndpoint extends ApiEndpoint {
+    public path = 'noop';
+
+    public async get(): Promise<IApiResponse> {
+        return { status: 200, content: { success: true } };
+    }
+
+    public async patch(): Promise<IApiResponse> {
+        return { status: 200, content: { success: true } };
+    }
+
+    public async post(): Promise<IApiResponse> {
+        return { status: 200, content: { success: true } };
     }
 }
 
@@ -85,7 +119,7 @@ export class ProbeApp extends App {
         await configuration.api.provideApi({
             visibility: ApiVisibility.PUBLIC,
             security: ApiSecurity.UNSECURE,
-            endpoints: [new ProbeEndpoint(this), new ReadbackEndpoint(this)],
+            endpoints: [new ProbeEndpoint(this), new ReadbackEndpoint(this), new NoopEndpoint(this)],
         });
     }
 }
