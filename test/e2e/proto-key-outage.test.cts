@@ -3,6 +3,7 @@
 // process — its msgpack decoder refuses the key — so that request and every one after it time out
 // with a 500 until the engine's liveness check restarts the process. The app never sees the request.
 // This file runs its own host: the outage must not hit the other end-to-end tests.
+import { ENGINE } from '../host-process.cjs';
 import { afterAll, beforeAll, expect, it, jest } from '@jest/globals';
 
 import { makeText } from './files.cjs';
@@ -48,7 +49,10 @@ interface Probe {
     const probes: Probe[] = [];
     const abort = new AbortController();
     let recovered: Probe | undefined;
-    while (!recovered && since() < GIVE_UP_MS) {
+    // How the engine recovers is 1.62.0's liveness restart (below). Other engines (the lowest claimed one runs
+    // in npm test) are only checked for the outage: 1.53.1 had not answered again 120 s later when measured.
+    const awaitRecovery = ENGINE === undefined;
+    while (awaitRecovery && !recovered && since() < GIVE_UP_MS) {
         const probe: Probe = { sentMs: since() };
         probes.push(probe);
         void callApp(target, 'GET', 'limits', { token: visitor.token, signal: abort.signal })
@@ -68,6 +72,12 @@ interface Probe {
         body: expect.stringMatching(timedOut('api:upload:post')),
     });
     expect({ status: nextReply.status, body: nextReply.body }).toEqual({ status: 500, body: expect.stringMatching(timedOut('api:limits:get')) });
+    if (!awaitRecovery) {
+        console.log(
+            `__proto__ body on Apps-Engine ${ENGINE}: the poisoned request and the next one both timed out (500 after 30 s); recovery not awaited`,
+        );
+        return;
+    }
 
     expect(recovered?.reply?.body).toMatchObject({ success: true, chunkSizeBytes: expect.any(Number) });
     const recoveryMs = recovered!.answeredMs!;
