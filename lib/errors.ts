@@ -75,7 +75,7 @@ export const ERRORS = {
     },
     'error-upload-in-progress': {
         status: 409,
-        message: 'Another request is finishing this upload; ask again after retryAfterMs.',
+        message: 'The upload is being finished or waits its turn; send the same request again after retryAfterMs.',
         fields: { retryAfterMs: 'integer' },
     },
     'error-upload-expired': { status: 410, message: 'The upload session has expired.' },
