@@ -85,7 +85,10 @@ export class SessionStore {
         return (await this.readRecords(key('mark', id, index))).map(toMark);
     }
 
-    /** Stores one chunk's bytes, then its mark: a mark always means its bytes are there. */
+    /**
+     * Stores one chunk's bytes, then its mark, so a mark means its bytes were stored. (Both at once
+     * measured no faster with `npm run bench`: the calls do not overlap on the server side.)
+     */
     public async writeChunk(id: string, mark: ChunkMark, bytes: Buffer): Promise<void> {
         await this.persis.updateByAssociations(
             [key('upload', id), key('chunks', id), key('chunk', id, mark.index), key('chunk', id, mark.index, mark.sha256)],
@@ -99,7 +102,7 @@ export class SessionStore {
         );
     }
 
-    /** Removes one content of a chunk slot, mark first (a mark always means its bytes are there). */
+    /** Removes one content of a chunk slot, mark first. */
     public async removeChunk(id: string, mark: ChunkMark): Promise<void> {
         await this.persis.removeByAssociation(key('mark', id, mark.index, mark.sha256));
         await this.persis.removeByAssociation(key('chunk', id, mark.index, mark.sha256));

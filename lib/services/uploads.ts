@@ -149,12 +149,15 @@ async function checkSingleDeclared(ctx: UploadContext, request: SingleUploadRequ
     return checkDeclaredFile({ name: request.file.name, size: request.file.bytes.length, type: request.file.type }, await ctx.config());
 }
 
-/** Records a final refusal (a coded error); anything else may pass on a retry and is not recorded. */
+/** Coded errors a later request can get past: missing bytes (sent again) and a busy server. */
+const PASSING_CODES: ReadonlyArray<UploadError['code']> = ['error-upload-incomplete', 'error-upload-in-progress'];
+
+/** Records a final refusal (a coded error but a passing one); anything else may pass on a retry and is not recorded. */
 async function recordFailure(
     e: unknown,
     save: (failure: { code: UploadError['code']; details: UploadError['details'] }) => Promise<void>,
 ): Promise<void> {
-    if (e instanceof UploadError) {
+    if (e instanceof UploadError && !PASSING_CODES.includes(e.code)) {
         await save({ code: e.code, details: e.details });
     }
 }
@@ -293,9 +296,7 @@ export async function acceptChunk(ctx: UploadContext, request: ChunkRequest): Pr
         await refreshMarks(store, entry);
         decision = decideChunk(session, [...entry.marks.values()], chunk, MAX_PARALLEL_CHUNKS);
     }
-    if (decision.kind === 'store') {
-        await storeChunkOnce(ctx, store, entry, { index: decision.index, length: request.bytes.length, sha256 }, request.bytes);
-    }
+    await storeChunkOnce(ctx, store, entry, { index: decision.index, length: request.bytes.length, sha256 }, request.bytes);
     // Only the request carrying the last chunk completes: parallel chunks never start completions
     // of their own. When the last chunk overtook another, the client finishes with `POST uploads/complete`.
     if (decision.index === countChunks(session) - 1) {
@@ -330,12 +331,11 @@ async function refreshMarks(store: SessionStore, entry: CachedSession): Promise<
 async function storeChunkOnce(ctx: UploadContext, store: SessionStore, entry: CachedSession, mark: ChunkMark, bytes: Buffer): Promise<void> {
     const { id } = entry.session;
     await runLocally(ctx.state, `chunk:${id}:${mark.index}`, async () => {
+        // A repeat of the same bytes is written again: an upsert of the same record, and it puts back
+        // bytes a completion found missing (whose mark it then removed), whatever this server remembers.
         const known = entry.marks.get(mark.index);
-        if (known) {
-            if (known.sha256 !== mark.sha256) {
-                throw new UploadError('error-chunk-conflict', { offset: mark.index * entry.session.chunkSizeBytes });
-            }
-            return;
+        if (known && known.sha256 !== mark.sha256) {
+            throw new UploadError('error-chunk-conflict', { offset: mark.index * entry.session.chunkSizeBytes });
         }
         await store.writeChunk(id, mark, bytes);
         if (judgeChunkSlot(mark.sha256, await store.readSlotMarks(id, mark.index)) === 'conflict') {
@@ -457,14 +457,22 @@ async function readSettledMarks(store: SessionStore, session: UploadSession): Pr
     }
 }
 
-/** The whole file, each chunk copied into one buffer as it is read (no list of parts kept beside it), then checked. */
+/**
+ * The whole file, each chunk copied into one buffer as it is read (no list of parts kept beside it),
+ * then checked. A chunk whose mark is there but whose bytes are not (removed by hand, or lost) loses
+ * its mark and fails with `error-upload-incomplete` at its offset: the client sends it again.
+ */
 async function readCheckedFile(store: SessionStore, session: UploadSession, marks: ChunkMark[], config: EffectiveConfig): Promise<CheckedFile> {
     const bytes = Buffer.alloc(session.size);
     let filled = 0;
     for (const mark of marks) {
         const chunk = await store.readChunk(session.id, mark, (b) => sha256Hex(b) === mark.sha256);
-        if (!chunk || filled + chunk.length > session.size) {
-            throw new Error(`chunk ${mark.index} of upload ${session.id} is missing or too long`);
+        if (!chunk) {
+            await store.removeChunk(session.id, mark);
+            throw new UploadError('error-upload-incomplete', { offset: mark.index * session.chunkSizeBytes });
+        }
+        if (filled + chunk.length > session.size) {
+            throw new Error(`chunk ${mark.index} of upload ${session.id} is too long`);
         }
         filled += chunk.copy(bytes, filled);
     }

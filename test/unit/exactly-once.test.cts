@@ -181,6 +181,23 @@ function chunkBytesRecords(uploadId: string, file: Buffer): FakeWorld['records']
     });
 }
 
+describe('a chunk marked but without its bytes', () => {
+    it('makes completion answer error-upload-incomplete at its offset, fails nothing, and completes once the chunk is sent again', async () => {
+        const w = world();
+        const file = fileOf(3);
+        const uploadId = await createFile(w, file);
+        await sendAllButLast(w, uploadId, file);
+        // The bytes of chunk 1 are gone (a write still in flight on another server, or lost); its mark is there.
+        w.records = w.records.filter((r) => !(r.data.kind === 'chunk' && r.data.index === 1));
+        const last = await resumable.send(w, uploadId, chunkOf(file, 2), 2);
+        expectError(last, 409, 'error-upload-incomplete', { offset: 76_608 });
+        expect(w.uploadCalls).toBe(0);
+        expect((await resumable.status(w, uploadId)).content).toMatchObject({ success: true, offset: 76_608, complete: false });
+        expect((await resumable.send(w, uploadId, chunkOf(file, 1), 1)).status).toBe(200);
+        expectOneMessage(w, file, [await resumable.complete(w, uploadId)]);
+    });
+});
+
 describe('one content per chunk', () => {
     it('answers two different chunks sent at once at one offset on one server with one 200 and one error-chunk-conflict', async () => {
         const w = world();
