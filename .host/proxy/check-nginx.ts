@@ -14,8 +14,8 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import zlib from 'node:zlib';
-import express from 'express';
 import { startHost, type Host } from '../src/host';
+import { startExpressProbe } from './express-probe';
 
 const repoRoot = path.resolve(__dirname, '..', '..');
 const CHECK_HOP = '127.0.0.1:8481'; // the second hop's address in docs/SECURITY.md, replaced by a free port here
@@ -95,21 +95,6 @@ function send(port: number, req: Sent): Promise<Answer> {
         }
         r.end();
     });
-}
-
-/** A bare Express with Rocket.Chat's app-route parsers: does the parsed body (at any depth) hold a `__proto__` key? */
-async function startExpressProbe(): Promise<{ port: number; close(): void }> {
-    const hasProtoKey = (value: unknown): boolean =>
-        typeof value === 'object' &&
-        value !== null &&
-        (Object.prototype.hasOwnProperty.call(value, '__proto__') || Object.values(value).some(hasProtoKey));
-    const app = express();
-    app.use(express.urlencoded({ extended: false }), express.json());
-    app.all('*', (req, res) => void res.json({ protoKey: hasProtoKey(req.body) || hasProtoKey(req.query) || hasProtoKey(req.headers) }));
-    const server = await new Promise<http.Server>((resolve) => {
-        const s = app.listen(0, '127.0.0.1', () => resolve(s));
-    });
-    return { port: (server.address() as net.AddressInfo).port, close: () => server.close() };
 }
 
 const json = { 'content-type': 'application/json' };

@@ -3,11 +3,11 @@
 // (`npm run check:proxy` runs the nginx blocks themselves in nginx; this runs their patterns in CI.)
 import { randomBytes } from 'crypto';
 import { readFileSync } from 'fs';
-import type { AddressInfo, Server } from 'net';
 import { join } from 'path';
 
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import express from 'express';
+
+import { startExpressProbe } from '../../.host/proxy/express-probe';
 
 const doc = readFileSync(join(__dirname, '..', '..', 'docs', 'SECURITY.md'), 'utf8');
 const blocks = (lang: string) => [...doc.matchAll(new RegExp(`^\`\`\`${lang}\\n([\\s\\S]*?)^\`\`\`$`, 'gm'))].map((m) => m[1]).join('\n');
@@ -28,26 +28,17 @@ const jsonKey = nginxPattern('app_body_json_key');
 const formKey = nginxPattern('app_body_form_key');
 const notUtf8 = nginxPattern('app_body_not_utf8');
 
-let server: Server;
+let probe: Awaited<ReturnType<typeof startExpressProbe>>;
 let port: number;
 
 /** Rocket.Chat's parsers on app routes (urlencoded({extended:false}) + json()): does the parsed body hold a `__proto__` key? */
 beforeAll(async () => {
-    const hasProtoKey = (value: unknown): boolean =>
-        typeof value === 'object' &&
-        value !== null &&
-        (Object.prototype.hasOwnProperty.call(value, '__proto__') || Object.values(value).some(hasProtoKey));
-    const app = express();
-    app.use(express.urlencoded({ extended: false }), express.json());
-    app.post('/', (req, res) => void res.json({ protoKey: hasProtoKey(req.body) }));
-    server = await new Promise<Server>((resolve) => {
-        const s = app.listen(0, '127.0.0.1', () => resolve(s));
-    });
-    port = (server.address() as AddressInfo).port;
+    probe = await startExpressProbe();
+    port = probe.port;
 });
 
 afterAll(() => {
-    server?.close();
+    probe?.close();
 });
 
 async function expressSeesProtoKey(contentType: string, body: string): Promise<boolean> {

@@ -14,6 +14,11 @@ import { parseMultipart } from './multipart';
 // the host reports a Rocket.Chat version: the one whose app-route body parsing it reproduces (7.6+).
 export const HOST_VERSION = '7.6.0-local-host';
 
+/** Rocket.Chat's answer for an app id it does not know (apps/meteor/ee/server/apps/communication/rest.ts). */
+function answerNoApp(req: Request, res: Response): void {
+    res.status(404).json({ success: false, error: `No App found by the id of: ${req.params.id}` });
+}
+
 /** `GET /api/info`, login, `me`, server settings, and the apps REST (install, update, remove, app settings, app log). */
 export function createDeployAndAdminRouter(ctx: HostContext, settings: ServerSettings, manager: AppManager): Router {
     const r = express.Router();
@@ -98,11 +103,7 @@ export function createDeployAndAdminRouter(ctx: HostContext, settings: ServerSet
     r.get('/api/apps/:id', async (req, res) => {
         if (!requireAdmin(ctx, req, res)) return;
         const app = await appInfo(req.params.id);
-        if (!app)
-            return void res.status(404).json({
-                success: false,
-                error: `No App found by the id of: ${req.params.id}`,
-            });
+        if (!app) return void answerNoApp(req, res);
         res.json({ app, success: true });
     });
 
@@ -201,11 +202,7 @@ export function createDeployAndAdminRouter(ctx: HostContext, settings: ServerSet
         const user = requireAdmin(ctx, req, res);
         if (!user) return;
         const prl = manager.getOneById(req.params.id);
-        if (!prl)
-            return void res.status(404).json({
-                success: false,
-                error: `No App found by the id of: ${req.params.id}`,
-            });
+        if (!prl) return void answerNoApp(req, res);
         const info: Record<string, unknown> = { ...prl.getInfo() };
         try {
             await manager.remove(prl.getID(), {
@@ -222,11 +219,7 @@ export function createDeployAndAdminRouter(ctx: HostContext, settings: ServerSet
     r.get('/api/apps/:id/settings', (req, res) => {
         if (!requireAdmin(ctx, req, res)) return;
         const app = manager.getOneById(req.params.id);
-        if (!app)
-            return void res.status(404).json({
-                success: false,
-                error: `No App found by the id of: ${req.params.id}`,
-            });
+        if (!app) return void answerNoApp(req, res);
         const all = { ...app.getStorageItem().settings };
         for (const k of Object.keys(all)) if (all[k].hidden) delete all[k];
         res.json({ settings: all, success: true });
@@ -235,11 +228,7 @@ export function createDeployAndAdminRouter(ctx: HostContext, settings: ServerSet
     r.post('/api/apps/:id/settings', json, async (req, res) => {
         if (!requireAdmin(ctx, req, res)) return;
         const app = manager.getOneById(req.params.id);
-        if (!app)
-            return void res.status(404).json({
-                success: false,
-                error: `No App found by the id of: ${req.params.id}`,
-            });
+        if (!app) return void answerNoApp(req, res);
         if (!req.body?.settings)
             return void res.status(400).json({
                 success: false,
@@ -266,11 +255,7 @@ export function createDeployAndAdminRouter(ctx: HostContext, settings: ServerSet
     // getPaginationItems (count defaults to 50 and is capped at 100, the API_Default_Count / API_Upper_Count_Limit defaults).
     r.get('/api/apps/:id/logs', async (req, res) => {
         if (!requireAdmin(ctx, req, res)) return;
-        if (!manager.getOneById(req.params.id))
-            return void res.status(404).json({
-                success: false,
-                error: `No App found by the id of: ${req.params.id}`,
-            });
+        if (!manager.getOneById(req.params.id)) return void answerNoApp(req, res);
         const offset = Number.parseInt(String(req.query.offset ?? 0), 10) || 0;
         const count = Math.min(Number.parseInt(String(req.query.count ?? 50), 10) || 50, 100);
         const { logs, total } = await manager.getLogStorage().findPaginated({ appId: req.params.id }, { skip: offset, limit: count });
