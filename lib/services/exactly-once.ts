@@ -24,7 +24,10 @@ export interface ExactlyOnce<T> {
     /** Serializes the servers of a cluster (`claim.ts`). */
     claimKey: string;
     owner: ClaimOwner;
-    /** The answer when the action already happened (a finished upload); read before and after winning. */
+    /**
+     * The answer when the action already happened (a finished upload), else undefined. Called before each
+     * try and once more right after winning, just before `act`: what that last call read is current.
+     */
     settled(): Promise<T | undefined>;
     /** The action, run by the one holder. */
     act(held: HeldClaim): Promise<T>;
@@ -39,28 +42,23 @@ export interface ExactlyOnce<T> {
  */
 export async function runExactlyOnce<T>(state: ServerState, store: SessionStore, logger: ILogger, job: ExactlyOnce<T>): Promise<T> {
     const deadline = state.now() + state.timing.waitLimitMs;
-    try {
-        return await state.locks.run(job.lockKey, () => claimAndAct(state, store, logger, job, deadline), state.timing.waitLimitMs);
-    } catch (e) {
-        if (e instanceof LockWaitTimeout) {
-            throw inProgress();
-        }
-        throw e;
-    }
+    return inProgressOnTimeout(state.locks.run(job.lockKey, () => claimAndAct(state, store, logger, job, deadline), state.timing.waitLimitMs));
 }
 
 /**
  * Runs `work` after this server's other work on `key` (no claim: for rules whose cluster-wide
  * safety comes from elsewhere, e.g. insert-then-count). Too long a wait is `error-upload-in-progress`.
  */
-export async function runLocally<T>(state: ServerState, key: string, work: () => Promise<T>): Promise<T> {
+export function runLocally<T>(state: ServerState, key: string, work: () => Promise<T>): Promise<T> {
+    return inProgressOnTimeout(state.locks.run(key, work, state.timing.waitLimitMs));
+}
+
+/** What a wait for a lock, a claim or a completion slot that ran out answers: `error-upload-in-progress`. */
+export async function inProgressOnTimeout<T>(waiting: Promise<T>): Promise<T> {
     try {
-        return await state.locks.run(key, work, state.timing.waitLimitMs);
+        return await waiting;
     } catch (e) {
-        if (e instanceof LockWaitTimeout) {
-            throw inProgress();
-        }
-        throw e;
+        throw e instanceof LockWaitTimeout ? inProgress() : e;
     }
 }
 

@@ -5,7 +5,6 @@ import type { ILivechatRoom } from '@rocket.chat/apps-engine/definition/livechat
 
 import { type EffectiveConfig } from '../config';
 import { type Answer, UploadError } from '../errors';
-import { LockWaitTimeout } from '../locks';
 import { type CheckedFile, checkDeclaredFile, checkFileBytes } from '../file-checks';
 import { effectiveAllowedTypes } from '../media-types';
 import {
@@ -30,7 +29,7 @@ import {
     settleMarks,
     type UploadSession,
 } from '../session';
-import { RETRY_AFTER_MS, runExactlyOnce, runLocally } from './exactly-once';
+import { inProgressOnTimeout, runExactlyOnce, runLocally } from './exactly-once';
 import { postFile, type PostedFile, readPostedMessage, recoverEarlierPost, StoreRejectedError } from './file-poster';
 import { type CachedSession, type ServerState } from './server-state';
 import { type IdempotencyRecord, SessionStore } from './session-store';
@@ -95,8 +94,10 @@ export async function uploadSingle(ctx: UploadContext, request: SingleUploadRequ
     const fingerprint = sha256Hex(
         JSON.stringify([request.rid, request.file.name, request.file.type ?? '', request.description ?? '', sha256Hex(request.file.bytes)]),
     );
+    /** The key's record as last read by `settled`: after winning the claim, the current one. */
+    let earlier: IdempotencyRecord | undefined;
     const settled = async (): Promise<Answer | undefined> => {
-        const record = await store.findIdempotency(visitorKey, keyHash);
+        const record = (earlier = await store.findIdempotency(visitorKey, keyHash));
         if (!record || record.expiresAt <= ctx.nowMs) {
             return undefined;
         }
@@ -115,7 +116,6 @@ export async function uploadSingle(ctx: UploadContext, request: SingleUploadRequ
         settled,
         act: async () => {
             const config = await ctx.config();
-            const earlier = await store.findIdempotency(visitorKey, keyHash);
             const record: IdempotencyRecord = { visitorKey, keyHash, fingerprint, state: 'posting', expiresAt: ctx.nowMs + config.sessionTtlMs };
             const recovered = earlier?.posting
                 ? await recoverEarlierPost(ctx.read, ctx.modify, room.id, earlier.posting, request.description)
@@ -353,14 +353,15 @@ async function storeChunkOnce(ctx: UploadContext, store: SessionStore, entry: Ca
  */
 export async function abortSession(ctx: UploadContext, uploadId: string): Promise<Answer> {
     const store = storeOf(ctx);
-    await loadSession(ctx, store, uploadId);
+    let current: UploadSession | undefined;
     return runExactlyOnce(ctx.state, store, ctx.logger, {
         lockKey: `upload:${uploadId}`,
         claimKey: `complete:${uploadId}`,
         owner: { uploadId },
-        settled: async () => undefined,
+        // Aborting always acts; reading here refuses a stranger or a gone upload before any claim is written.
+        settled: async () => void (current = await loadSession(ctx, store, uploadId)),
         act: async () => {
-            const session = await loadSession(ctx, store, uploadId);
+            const session = current!;
             await store.save({ ...session, state: 'aborted' });
             await store.removeChunkBytes(session.id);
             ctx.state.sessions.forget(session.id);
@@ -379,17 +380,13 @@ export async function abortSession(ctx: UploadContext, uploadId: string): Promis
  */
 export async function completeSession(ctx: UploadContext, uploadId: string): Promise<Answer> {
     const store = storeOf(ctx);
-    const first = await loadSession(ctx, store, uploadId);
-    const finished = await finishedAnswer(ctx, first);
-    if (finished) {
-        return finished;
-    }
+    let current: UploadSession | undefined;
     return runExactlyOnce(ctx.state, store, ctx.logger, {
         lockKey: `upload:${uploadId}`,
         claimKey: `complete:${uploadId}`,
         owner: { uploadId },
-        settled: async () => finishedAnswer(ctx, await loadSession(ctx, store, uploadId)),
-        act: async () => completeNow(ctx, store, await loadSession(ctx, store, uploadId)),
+        settled: async () => finishedAnswer(ctx, (current = await loadSession(ctx, store, uploadId))),
+        act: () => completeNow(ctx, store, current!),
     });
 }
 
@@ -433,14 +430,7 @@ async function completeNow(ctx: UploadContext, store: SessionStore, session: Upl
  */
 async function inCompletionSlot<T>(ctx: UploadContext, slots: number, work: () => Promise<T>): Promise<T> {
     const waitMs = Math.max(0, ctx.nowMs + ctx.state.timing.waitLimitMs - ctx.state.now());
-    try {
-        return await ctx.state.completions.run(slots, work, waitMs, 'completion slots');
-    } catch (e) {
-        if (e instanceof LockWaitTimeout) {
-            throw new UploadError('error-upload-in-progress', { retryAfterMs: RETRY_AFTER_MS });
-        }
-        throw e;
-    }
+    return inProgressOnTimeout(ctx.state.completions.run(slots, work, waitMs, 'completion slots'));
 }
 
 /** The session's marks, one per slot; a slot left with two contents is emptied for the client to resend. */
