@@ -50,6 +50,7 @@ export class Store {
         this.db.exec(`
             CREATE TABLE IF NOT EXISTS docs (coll TEXT NOT NULL, id TEXT NOT NULL, k TEXT, doc TEXT NOT NULL, seq INTEGER, PRIMARY KEY (coll, id));
             CREATE INDEX IF NOT EXISTS docs_k ON docs (coll, k);
+            CREATE INDEX IF NOT EXISTS docs_seq ON docs (seq);
             CREATE TABLE IF NOT EXISTS persistence (id TEXT PRIMARY KEY, app_id TEXT NOT NULL, data TEXT NOT NULL);
             CREATE TABLE IF NOT EXISTS persistence_assoc (record_id TEXT NOT NULL, app_id TEXT NOT NULL, assoc TEXT NOT NULL);
             CREATE INDEX IF NOT EXISTS persistence_assoc_a ON persistence_assoc (app_id, assoc);
