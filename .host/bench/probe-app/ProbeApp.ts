@@ -110,6 +110,41 @@ class ReadbackEndpoint extends ApiEndpoint {
     }
 }
 
+/**
+ * `PATCH store?steps=bytes,mark,slot` with a chunk body: stores the chunk's base64 data as the app's
+ * SessionStore does, one step per bridge call named in `steps` — `bytes` (the data, upserted under
+ * its slot and hash), `mark` (the small mark record), `slot` (the slot's marks read back) — and
+ * answers like a middle chunk. What storing a chunk costs at least, whatever the app decides.
+ */
+class StoreEndpoint extends ApiEndpoint {
+    public path = 'store';
+
+    public async patch(request: IApiRequest, _e: IApiEndpointInfo, read: IRead, _m: IModify, _h: IHttp, persis: IPersistence): Promise<IApiResponse> {
+        const { uploadId, offset, data, sha256 } = request.content as { uploadId: string; offset: number; data: string; sha256?: string };
+        const steps = String(request.query?.steps ?? 'bytes').split(',');
+        const index = Math.floor(offset / 76_608);
+        const hash = sha256 ?? 'last';
+        if (steps.includes('bytes')) {
+            await persis.updateByAssociations(
+                [key('upload', uploadId), key('chunks', uploadId), key('chunk', uploadId, index), key('chunk', uploadId, index, hash)],
+                { kind: 'chunk', index, sha256: hash, data },
+                true,
+            );
+        }
+        if (steps.includes('mark')) {
+            await persis.updateByAssociations(
+                [key('upload', uploadId), key('marks', uploadId), key('mark', uploadId, index), key('mark', uploadId, index, hash)],
+                { kind: 'mark', index, length: data.length, sha256: hash },
+                true,
+            );
+        }
+        if (steps.includes('slot')) {
+            await read.getPersistenceReader().readByAssociation(key('mark', uploadId, index));
+        }
+        return { status: 200, content: { success: true, uploadId, offset: offset + 76_608 } };
+    }
+}
+
 export class ProbeApp extends App {
     constructor(info: IAppInfo, logger: ILogger, accessors: IAppAccessors) {
         super(info, logger, accessors);
@@ -119,7 +154,7 @@ export class ProbeApp extends App {
         await configuration.api.provideApi({
             visibility: ApiVisibility.PUBLIC,
             security: ApiSecurity.UNSECURE,
-            endpoints: [new ProbeEndpoint(this), new ReadbackEndpoint(this), new NoopEndpoint(this)],
+            endpoints: [new ProbeEndpoint(this), new ReadbackEndpoint(this), new NoopEndpoint(this), new StoreEndpoint(this)],
         });
     }
 }
