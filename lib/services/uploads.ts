@@ -296,7 +296,7 @@ export async function acceptChunk(ctx: UploadContext, request: ChunkRequest): Pr
         await refreshMarks(store, entry);
         decision = decideChunk(session, [...entry.marks.values()], chunk, MAX_PARALLEL_CHUNKS);
     }
-    await storeChunkOnce(ctx, store, entry, { index: decision.index, length: request.bytes.length, sha256 }, request.bytes);
+    await storeChunkOnce(ctx, store, entry, { index: decision.index, length: request.bytes.length, sha256 }, request.base64);
     // Only the request carrying the last chunk completes: parallel chunks never start completions
     // of their own. When the last chunk overtook another, the client finishes with `POST uploads/complete`.
     if (decision.index === countChunks(session) - 1) {
@@ -328,7 +328,7 @@ async function refreshMarks(store: SessionStore, entry: CachedSession): Promise<
  * under their hash and the slot is read back (`judgeChunkSlot`): different bytes there make this
  * writer remove its own and answer `error-chunk-conflict`.
  */
-async function storeChunkOnce(ctx: UploadContext, store: SessionStore, entry: CachedSession, mark: ChunkMark, bytes: Buffer): Promise<void> {
+async function storeChunkOnce(ctx: UploadContext, store: SessionStore, entry: CachedSession, mark: ChunkMark, base64: string): Promise<void> {
     const { id } = entry.session;
     await runLocally(ctx.state, `chunk:${id}:${mark.index}`, async () => {
         // A repeat of the same bytes is written again: an upsert of the same record, and it puts back
@@ -337,7 +337,7 @@ async function storeChunkOnce(ctx: UploadContext, store: SessionStore, entry: Ca
         if (known && known.sha256 !== mark.sha256) {
             throw new UploadError('error-chunk-conflict', { offset: mark.index * entry.session.chunkSizeBytes });
         }
-        await store.writeChunk(id, mark, bytes);
+        await store.writeChunk(id, mark, base64);
         if (judgeChunkSlot(mark.sha256, await store.readSlotMarks(id, mark.index)) === 'conflict') {
             await store.removeChunk(id, mark);
             throw new UploadError('error-chunk-conflict', { offset: mark.index * entry.session.chunkSizeBytes });
@@ -455,8 +455,7 @@ async function readSettledMarks(store: SessionStore, session: UploadSession): Pr
 async function readCheckedFile(store: SessionStore, session: UploadSession, marks: ChunkMark[], config: EffectiveConfig): Promise<CheckedFile> {
     const bytes = Buffer.alloc(session.size);
     let filled = 0;
-    for (const mark of marks) {
-        const chunk = await store.readChunk(session.id, mark, (b) => sha256Hex(b) === mark.sha256);
+    await store.readChunks(session.id, marks, async (mark, chunk) => {
         if (!chunk) {
             await store.removeChunk(session.id, mark);
             throw new UploadError('error-upload-incomplete', { offset: mark.index * session.chunkSizeBytes });
@@ -465,7 +464,7 @@ async function readCheckedFile(store: SessionStore, session: UploadSession, mark
             throw new Error(`chunk ${mark.index} of upload ${session.id} is too long`);
         }
         filled += chunk.copy(bytes, filled);
-    }
+    });
     if (filled !== session.size) {
         throw new Error(`upload ${session.id} has ${filled} bytes, ${session.size} declared`);
     }

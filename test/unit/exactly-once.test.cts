@@ -176,7 +176,13 @@ function chunkBytesRecords(uploadId: string, file: Buffer): FakeWorld['records']
         return {
             id: `c${index}`,
             data: { kind: 'chunk', index, sha256: hash, data: bytes.toString('base64') },
-            keys: [key('upload', uploadId), key('chunks', uploadId), key('chunk', uploadId, index), key('chunk', uploadId, index, hash)],
+            keys: [
+                key('upload', uploadId),
+                key('chunks', uploadId),
+                key('chunk', uploadId, index),
+                key('chunk', uploadId, index, hash),
+                key('chunk-group', uploadId, 0),
+            ],
         };
     });
 }

@@ -141,6 +141,37 @@ describe('completions on one server', () => {
         expect(w.uploadCalls).toBe(2);
     });
 
+    it('read the chunks back in one call per 64 chunks, whatever the size of the file', async () => {
+        const readsToComplete = async (chunks: number): Promise<number> => {
+            const w = world();
+            const file = fileOf(chunks);
+            const uploadId = await createFile(w, file);
+            for (let i = 0; i < chunks - 1; i += 1) {
+                await resumable.send(w, uploadId, chunkOf(file, i), i);
+            }
+            w.bridgeCalls = [];
+            expect((await resumable.send(w, uploadId, chunkOf(file, chunks - 1), chunks - 1)).content).toMatchObject({
+                success: true,
+                complete: true,
+            });
+            expect(sha(w.files[0].bytes)).toBe(sha(file));
+            return w.bridgeCalls.filter((c) => c === 'persistence.readByAssociation').length;
+        };
+        const [one, two, three] = [await readsToComplete(3), await readsToComplete(64), await readsToComplete(130)];
+        expect([two - one, three - one]).toEqual([0, 2]);
+    });
+
+    it('complete an upload whose chunks an earlier version stored without their group, one read per chunk', async () => {
+        const w = world();
+        const file = fileOf(3);
+        const uploadId = await createFile(w, file);
+        await resumable.send(w, uploadId, chunkOf(file, 0), 0);
+        await resumable.send(w, uploadId, chunkOf(file, 1), 1);
+        w.records.forEach((r) => (r.keys = r.keys.filter((k) => !k.includes(':chunk-group:'))));
+        expect((await resumable.send(w, uploadId, chunkOf(file, 2), 2)).content).toMatchObject({ success: true, complete: true });
+        expect(sha(w.files[0].bytes)).toBe(sha(file));
+    });
+
     it("remove the chunks' bytes after answering; the session and its marks stay for later answers", async () => {
         const w = world();
         const file = fileOf(3);

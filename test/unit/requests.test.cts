@@ -62,6 +62,7 @@ describe('decodeBase64', () => {
         ['whitespace', 'aG k='],
         ['padding in the middle', 'aG=k'],
         ['url-safe characters', 'a-_='],
+        ['unused bits that are not zero', 'aGl='],
     ])('refuses %s with error-invalid-base64', (_what, input) => {
         expect(failureOf(() => decodeBase64(input))?.code).toBe('error-invalid-base64');
     });
