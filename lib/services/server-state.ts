@@ -122,6 +122,29 @@ export class ServerState {
         this.settings = new SettingsCache(timing.settingsTtlMs, now);
     }
 
+    private readonly pendingAfterAnswer = new Set<Promise<void>>();
+
+    /**
+     * Runs `work` after the current request has answered. The runtime sends a request's answer as
+     * soon as the handler returns, before the next timer fires, and the server handles the runtime's
+     * messages in order: work started inside the handler would hold the answer up behind it (removing
+     * 220 chunk records kept a 16 MiB completion's answer waiting 0.3 s). A failure goes to `onError`.
+     */
+    public afterAnswer(work: () => Promise<void>, onError: (e: unknown) => void): void {
+        const done: Promise<void> = new Promise<void>((resolve) => setTimeout(resolve, 0))
+            .then(work)
+            .catch(onError)
+            .finally(() => this.pendingAfterAnswer.delete(done));
+        this.pendingAfterAnswer.add(done);
+    }
+
+    /** Resolves once the work handed to `afterAnswer` so far has run (for tests and shutdown). */
+    public async whenIdle(): Promise<void> {
+        while (this.pendingAfterAnswer.size > 0) {
+            await Promise.all([...this.pendingAfterAnswer]);
+        }
+    }
+
     public sleep(ms: number): Promise<void> {
         return new Promise((resolve) => setTimeout(resolve, ms));
     }

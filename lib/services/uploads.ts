@@ -347,7 +347,7 @@ async function storeChunkOnce(ctx: UploadContext, store: SessionStore, entry: Ca
 }
 
 /**
- * `DELETE uploads`: removes the chunks at once; the session's record stays, marked aborted, until
+ * `DELETE uploads`: removes the chunks right after answering; the session's record stays, marked aborted, until
  * its lifetime ends, so that a chunk still in flight to another server lands under it and goes with
  * it. Waits for a completion in progress. A finished upload's message stays in the room.
  */
@@ -363,7 +363,7 @@ export async function abortSession(ctx: UploadContext, uploadId: string): Promis
         act: async () => {
             const session = current!;
             await store.save({ ...session, state: 'aborted' });
-            await store.removeChunkBytes(session.id);
+            removeChunkBytesLater(ctx, store, session.id);
             ctx.state.sessions.forget(session.id);
             ctx.logger.info('upload session aborted', { size: session.size });
             return { status: 200, content: { success: true, uploadId: session.id } };
@@ -478,11 +478,7 @@ async function finish(ctx: UploadContext, store: SessionStore, session: UploadSe
     const done: UploadSession = { ...session, state: 'done', messageId: String(message._id), posting: undefined };
     await store.save(done);
     ctx.state.sessions.put(done);
-    // The answer does not wait for the chunk bytes to go (1,369 records at 100 MiB): the outcome is
-    // written, and what this leaves behind if the server dies now goes with the session at expiry.
-    void store.removeChunkBytes(session.id).catch((e) => {
-        ctx.logger.warn('chunks of a finished upload not removed; they go when it expires', { error: e instanceof Error ? e.message : String(e) });
-    });
+    removeChunkBytesLater(ctx, store, session.id);
     return { status: 200, content: { ...message, success: true, ...progressOf(done, done.size) } };
 }
 
@@ -490,7 +486,22 @@ async function failSession(ctx: UploadContext, store: SessionStore, session: Upl
     const failed: UploadSession = { ...session, state: 'failed', failure, posting: undefined };
     await store.save(failed);
     ctx.state.sessions.put(failed);
-    await store.removeChunkBytes(session.id);
+    removeChunkBytesLater(ctx, store, session.id);
+}
+
+/**
+ * Removes the chunk bytes of a session that has its outcome written (done, failed or aborted),
+ * after the answer: nothing reads them any more (1,369 records at 100 MiB), and what a server
+ * dying meanwhile leaves behind goes with the session when its lifetime ends.
+ */
+function removeChunkBytesLater(ctx: UploadContext, store: SessionStore, id: string): void {
+    ctx.state.afterAnswer(
+        () => store.removeChunkBytes(id),
+        (e) =>
+            ctx.logger.warn('chunks of a finished upload not removed; they go when it expires', {
+                error: e instanceof Error ? e.message : String(e),
+            }),
+    );
 }
 
 /** The answer of a finished session: its message, or its refusal thrown again; undefined while open. */

@@ -263,6 +263,7 @@ describe('resumable upload', () => {
         });
         expect(world.files).toHaveLength(1);
         expect(world.files[0].bytes.equals(bigPng)).toBe(true);
+        await world.server.whenIdle();
         expect(world.records.filter((r) => r.data.kind === 'chunk')).toHaveLength(0);
     });
 
@@ -383,6 +384,7 @@ describe('resumable upload', () => {
             last = await send(world, uploadId, bigPng, i);
         }
         expectError(last!, 400, 'error-checksum-mismatch', { field: 'sha256' });
+        await world.server.whenIdle();
         expect(world.records.map((r) => [r.data.kind, r.data.state ?? null])).toEqual([
             ['session', 'failed'],
             ['mark', null],
@@ -416,7 +418,8 @@ describe('resumable upload', () => {
         expect(status.content).toMatchObject({ success: true, uploadId, offset: CHUNK_SIZE_BYTES, size: bigPng.length, complete: false });
         const aborted = await call(world, sessions, 'delete', {}, { token: 'token-A', query: { uploadId } });
         expect(aborted.content).toEqual({ success: true, uploadId });
-        // Chunk bytes go at once; the session's record (aborted) and the marks stay until its lifetime ends.
+        // Chunk bytes go right after the answer; the session's record (aborted) and the marks stay until its lifetime ends.
+        await world.server.whenIdle();
         expect(world.records.map((r) => [r.data.kind, r.data.state ?? null])).toEqual([
             ['session', 'aborted'],
             ['mark', null],

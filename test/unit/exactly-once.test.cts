@@ -144,12 +144,14 @@ describe('completion happens once', () => {
             keys: [`misc:livechat-upload:claims:complete:${uploadId}`, 'misc:livechat-upload:claim:dead', `misc:livechat-upload:upload:${uploadId}`],
         });
         w.records.push(...chunkBytesRecords(uploadId, file));
-        const answer = await resumable.complete(w, uploadId, { token: 'token-A', server: createServer() });
+        const other = createServer();
+        const answer = await resumable.complete(w, uploadId, { token: 'token-A', server: other });
         expect(answer.status).toBe(200);
         expect(answer.content).toMatchObject({ success: true, complete: true, _id: message.id });
         expect(w.uploadCalls).toBe(1);
         expect(postedFiles(w)).toEqual([sha(file)]);
-        // The chunk bytes are gone; the session and its small marks stay until the lifetime ends.
+        // The chunk bytes go right after the answer; the session and its small marks stay until the lifetime ends.
+        await other.whenIdle();
         expect(w.records.map((r) => r.data.kind).sort()).toEqual(['mark', 'mark', 'session']);
     });
 

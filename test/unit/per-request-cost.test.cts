@@ -179,7 +179,8 @@ describe('completions on one server', () => {
         for (let i = 0; i < chunkCount(file); i += 1) {
             await resumable.send(w, uploadId, chunkOf(file, i), i);
         }
-        await new Promise((resolve) => setImmediate(resolve));
+        expect(w.records.filter((r) => r.data.kind === 'chunk')).toHaveLength(3);
+        await w.server.whenIdle();
         expect(w.records.map((r) => r.data.kind).sort()).toEqual(['mark', 'mark', 'mark', 'session']);
         expect((await resumable.status(w, uploadId)).content).toMatchObject({ success: true, complete: true, _id: w.messages[0].id });
     });
