@@ -255,22 +255,40 @@ async function measureTargets(zip: string, probeZip: string, limits: Limits, wid
 }
 
 interface CallRow {
-    body: string;
+    request: string;
     width: number;
     appMs: number;
-    expressMs: number;
+    /** The same body to bare Express (do-nothing rows). */
+    expressMs?: number;
+    /** The do-nothing call with a 100 KB body at the same width (rows that keep the chunk). */
+    noopMs?: number;
     hostCpuMs: number;
     denoCpuMs: number;
 }
 
-/** `count` do-nothing calls with each body, serial and `width` at a time, against bare Express; CPU per call of each process (serial runs). */
+/**
+ * `count` do-nothing calls with each body, serial and `width` at a time, against bare Express; then
+ * `count` full chunks kept by the probe's `store` route, one bridge step more per row set, against
+ * the do-nothing call with the same body. CPU per call of each process (serial runs).
+ */
 async function measureCalls(probeZip: string, chunkSizeBytes: number, widths: number[]): Promise<{ rows: CallRow[]; profile?: string }> {
     const count = Number(flags.get('calls') ?? 200);
     const full = chunkBody(randomBytes(16).toString('hex'), randomBytes(chunkSizeBytes * 2), 0, chunkSizeBytes);
     const bodies = [
-        { short: 'tiny', label: 'tiny (`{}`)', body: '{}' },
-        { short: '100 KB', label: `100 KB (one full chunk: ${full.length} bytes of JSON)`, body: full },
+        { short: 'tiny', label: 'do-nothing, tiny (`{}`)', body: '{}' },
+        { short: '100 KB', label: `do-nothing, 100 KB (one full chunk: ${full.length} bytes of JSON)`, body: full },
     ];
+    const stores = [
+        { steps: 'bytes', label: 'one write (`store?steps=bytes`), 100 KB' },
+        { steps: 'bytes,mark,slot', label: 'write, mark, read back (`store?steps=bytes,mark,slot`), 100 KB' },
+    ];
+    // `n` full chunks of one new upload, each in a slot of its own as in an upload (one body sent
+    // again would update a single record in place).
+    const uploadBodies = (n: number): string[] => {
+        const uploadId = randomBytes(16).toString('hex');
+        const bytes = randomBytes(chunkSizeBytes * (n + 1));
+        return Array.from({ length: n }, (_, i) => chunkBody(uploadId, bytes, i, chunkSizeBytes));
+    };
     const profileDir = flags.get('call-profile') === 'true' ? fs.mkdtempSync(path.join(os.tmpdir(), 'livechat-upload-bench-prof-')) : undefined;
     const rows: CallRow[] = [];
     const windows: Array<{ fromUs: number; toUs: number; body: string }> = []; // the serial runs, tiny then 100 KB
@@ -294,12 +312,30 @@ async function measureCalls(probeZip: string, chunkSizeBytes: number, widths: nu
                     const cpuAfter = [cpuMs(host.info.pid), cpuMs(host.info.denoPid)];
                     const expressMs = await sendBodies(express.url, 'PATCH', Array(count).fill(body), width);
                     rows.push({
-                        body: label,
+                        request: label,
                         width,
                         appMs: appMs / count,
                         expressMs: expressMs / count,
                         hostCpuMs: (cpuAfter[0] - cpuBefore[0]) / count,
                         denoCpuMs: (cpuAfter[1] - cpuBefore[1]) / count,
+                    });
+                }
+            }
+            // After every do-nothing run, so the kept chunks do not weigh on those.
+            for (const { steps, label } of stores) {
+                const storeAt = storeUrl(host.info, steps, chunkSizeBytes);
+                await sendBodies(storeAt, 'PATCH', uploadBodies(20), 1); // warm up
+                for (const width of widths) {
+                    say(`calls: store?steps=${steps} × ${width}…`);
+                    const chunks = uploadBodies(count);
+                    const r = await withCpu(host.info, async () => ({ ms: await sendBodies(storeAt, 'PATCH', chunks, width) }));
+                    rows.push({
+                        request: label,
+                        width,
+                        appMs: r.ms / count,
+                        noopMs: rows.find((x) => x.request === bodies[1].label && x.width === width)!.appMs,
+                        hostCpuMs: r.cpu.hostMs / count,
+                        denoCpuMs: r.cpu.denoMs / count,
                     });
                 }
             }
@@ -509,23 +545,25 @@ async function main(): Promise<void> {
         const cmd = command(`--only calls --calls ${flags.get('calls') ?? 200}${profile ? ' --call-profile' : ''}`);
         add(
             absoluteTables,
-            `One do-nothing call (${cmd})`,
+            `One call: doing nothing, and keeping a chunk (${cmd})`,
             `${table(
                 [
-                    'body',
+                    'request',
                     'in flight',
-                    'do-nothing app endpoint',
+                    'app endpoint',
                     'bare Express + json()',
-                    'ratio',
+                    '÷ bare Express',
+                    '÷ do-nothing, same body',
                     'CPU per call: host (Node)',
                     'CPU per call: Deno child',
                 ],
                 rows.map((r) => [
-                    r.body,
+                    r.request,
                     `${r.width}`,
                     fmtMs(r.appMs),
-                    fmtMs(r.expressMs),
-                    ratio(r.appMs, r.expressMs),
+                    r.expressMs !== undefined ? fmtMs(r.expressMs) : '–',
+                    r.expressMs !== undefined ? ratio(r.appMs, r.expressMs) : '–',
+                    r.noopMs !== undefined ? ratio(r.appMs, r.noopMs) : '–',
                     r.width === 1 ? fmtMs(r.hostCpuMs) : '–',
                     r.width === 1 ? fmtMs(r.denoCpuMs) : '–',
                 ]),
