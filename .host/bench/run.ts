@@ -5,9 +5,11 @@
 //
 // Sections (--only a,b,…; or drop one with --no-<section>):
 //   targets   end to end ÷ floor and middle chunk ÷ do-nothing call, at --target-sizes (1m,10m,16m), serial and --parallel (4);
-//             the floor's uploadBuffer, like the big and ceiling sections', passes the bytes as the app does (withCheapToJson)
-//   calls     one do-nothing call with a tiny and a 100 KB body against bare Express (--calls N, default 200;
-//             --call-profile adds where the host's CPU goes, from a V8 CPU profile of the host)
+//             the floor's uploadBuffer, like the big and ceiling sections', passes the bytes as the app does (withCheapToJson);
+//             the same against the storage floor, where each chunk goes to the probe's store?steps=bytes (one persistence write)
+//   calls     one do-nothing call with a tiny and a 100 KB body against bare Express, and one 100 KB chunk kept by the probe's
+//             store?steps=bytes and bytes,mark,slot (--calls N, default 200; --call-profile adds where the host's CPU goes in the
+//             do-nothing calls, from a V8 CPU profile of the host)
 //   cheap     one uploadBuffer of --cheap-size (16m) with a plain Buffer and with the app's withCheapToJson, --repeat N times alternately
 //   together  peak memory while --visitors (4) visitors complete --together-size (16m) at the same moment
 //   big       (default with --engine-fix) --big-size (100m) end to end, engine-safe limit raised for the bench only, and one uploadBuffer of it
@@ -155,17 +157,22 @@ async function readLimits(info: HostInfo): Promise<Limits> {
 }
 
 const noopUrl = (info: HostInfo): string => `${info.url}/api/apps/public/${info.appId}/noop`;
+/** The probe's `store` route doing `steps` (one bridge call each) with the app's chunk size, so each chunk lands in its own slot. */
+const storeUrl = (info: HostInfo, steps: string, chunkSizeBytes: number): string =>
+    `${info.url}/api/apps/public/${info.appId}/store?steps=${steps}&chunkSizeBytes=${chunkSizeBytes}`;
 
 /**
  * The floor of one upload: the requests the client sends for it (limits, create, every chunk with its
- * real body, `parallel` chunks at a time), each to the probe's do-nothing endpoint, timed. Returns the
- * whole and the part for all chunks but the last.
+ * real body, `parallel` chunks at a time), each to the probe's do-nothing endpoint, timed; with
+ * `chunkUrl` the chunks go there instead (the storage floor). Returns the whole and the part for all
+ * chunks but the last.
  */
 async function floorCalls(
     info: HostInfo,
     bytes: Buffer,
     chunkSizeBytes: number,
     width: number,
+    chunkUrl = noopUrl(info),
 ): Promise<{ totalMs: number; chunksMs: number; chunks: number }> {
     const url = noopUrl(info);
     const headers = { 'x-visitor-token': info.visitorToken };
@@ -175,8 +182,8 @@ async function floorCalls(
     const started = performance.now();
     if ((await call(url, 'GET', undefined, headers)).status !== 200) throw new Error('noop GET failed');
     await sendBodies(url, 'POST', [createBody(info.rid, bytes)], 1, headers);
-    const chunksMs = await sendBodies(url, 'PATCH', bodies.slice(0, -1), width, headers);
-    await sendBodies(url, 'PATCH', bodies.slice(-1), 1, headers);
+    const chunksMs = await sendBodies(chunkUrl, 'PATCH', bodies.slice(0, -1), width, headers);
+    await sendBodies(chunkUrl, 'PATCH', bodies.slice(-1), 1, headers);
     return { totalMs: performance.now() - started, chunksMs, chunks };
 }
 
@@ -190,6 +197,9 @@ interface TargetRow {
     floorChunksMs: number;
     /** CPU of host + Deno for the do-nothing calls and the uploadBuffer. */
     floorCpuMs: number;
+    /** The same requests with each chunk kept once in app persistence (`store?steps=bytes`), and the part for all chunks but the last. */
+    storeCallsMs: number;
+    storeChunksMs: number;
     uploadBuffer: ProbeResult;
     uploadPeaks: Peaks;
 }
@@ -214,6 +224,17 @@ async function measureTargets(zip: string, probeZip: string, limits: Limits, wid
             },
             hostOptions(),
         );
+        // A host of its own per width, as the app gets: the kept chunks would otherwise add to the
+        // uploadBuffer's peak RSS, and the app's chunks, too, land in an empty persistence.
+        const stored = new Map<number, { totalMs: number; chunksMs: number }>();
+        for (const width of widths) {
+            say(`targets: storage floor ${fmtSize(size)} × ${width}…`);
+            const url = (info: HostInfo): string => storeUrl(info, 'bytes', limits.chunkSizeBytes); // one persistence write per chunk
+            stored.set(
+                width,
+                await withHost(probeZip, async (h) => floorCalls(h.info, bytes, limits.chunkSizeBytes, width, url(h.info)), hostOptions()),
+            );
+        }
         for (const width of widths) {
             const calls = floor.calls.get(width)!;
             rows.push({
@@ -223,6 +244,8 @@ async function measureTargets(zip: string, probeZip: string, limits: Limits, wid
                 floorCallsMs: calls.totalMs,
                 floorChunksMs: calls.chunksMs,
                 floorCpuMs: calls.cpu.hostMs + calls.cpu.denoMs + floor.probe.cpu.hostMs + floor.probe.cpu.denoMs,
+                storeCallsMs: stored.get(width)!.totalMs,
+                storeChunksMs: stored.get(width)!.chunksMs,
                 uploadBuffer: floor.probe,
                 uploadPeaks: floor.peaks,
             });
@@ -232,22 +255,40 @@ async function measureTargets(zip: string, probeZip: string, limits: Limits, wid
 }
 
 interface CallRow {
-    body: string;
+    request: string;
     width: number;
     appMs: number;
-    expressMs: number;
+    /** The same body to bare Express (do-nothing rows). */
+    expressMs?: number;
+    /** The do-nothing call with a 100 KB body at the same width (rows that keep the chunk). */
+    noopMs?: number;
     hostCpuMs: number;
     denoCpuMs: number;
 }
 
-/** `count` do-nothing calls with each body, serial and `width` at a time, against bare Express; CPU per call of each process (serial runs). */
+/**
+ * `count` do-nothing calls with each body, serial and `width` at a time, against bare Express; then
+ * `count` full chunks kept by the probe's `store` route, one bridge step more per row set, against
+ * the do-nothing call with the same body. CPU per call of each process (serial runs).
+ */
 async function measureCalls(probeZip: string, chunkSizeBytes: number, widths: number[]): Promise<{ rows: CallRow[]; profile?: string }> {
     const count = Number(flags.get('calls') ?? 200);
     const full = chunkBody(randomBytes(16).toString('hex'), randomBytes(chunkSizeBytes * 2), 0, chunkSizeBytes);
     const bodies = [
-        { short: 'tiny', label: 'tiny (`{}`)', body: '{}' },
-        { short: '100 KB', label: `100 KB (one full chunk: ${full.length} bytes of JSON)`, body: full },
+        { short: 'tiny', label: 'do-nothing, tiny (`{}`)', body: '{}' },
+        { short: '100 KB', label: `do-nothing, 100 KB (one full chunk: ${full.length} bytes of JSON)`, body: full },
     ];
+    const stores = [
+        { steps: 'bytes', label: 'one write (`store?steps=bytes`), 100 KB' },
+        { steps: 'bytes,mark,slot', label: 'write, mark, read back (`store?steps=bytes,mark,slot`), 100 KB' },
+    ];
+    // `n` full chunks of one new upload, each in a slot of its own as in an upload (one body sent
+    // again would update a single record in place).
+    const uploadBodies = (n: number): string[] => {
+        const uploadId = randomBytes(16).toString('hex');
+        const bytes = randomBytes(chunkSizeBytes * (n + 1));
+        return Array.from({ length: n }, (_, i) => chunkBody(uploadId, bytes, i, chunkSizeBytes));
+    };
     const profileDir = flags.get('call-profile') === 'true' ? fs.mkdtempSync(path.join(os.tmpdir(), 'livechat-upload-bench-prof-')) : undefined;
     const rows: CallRow[] = [];
     const windows: Array<{ fromUs: number; toUs: number; body: string }> = []; // the serial runs, tiny then 100 KB
@@ -271,12 +312,30 @@ async function measureCalls(probeZip: string, chunkSizeBytes: number, widths: nu
                     const cpuAfter = [cpuMs(host.info.pid), cpuMs(host.info.denoPid)];
                     const expressMs = await sendBodies(express.url, 'PATCH', Array(count).fill(body), width);
                     rows.push({
-                        body: label,
+                        request: label,
                         width,
                         appMs: appMs / count,
                         expressMs: expressMs / count,
                         hostCpuMs: (cpuAfter[0] - cpuBefore[0]) / count,
                         denoCpuMs: (cpuAfter[1] - cpuBefore[1]) / count,
+                    });
+                }
+            }
+            // After every do-nothing run, so the kept chunks do not weigh on those.
+            for (const { steps, label } of stores) {
+                const storeAt = storeUrl(host.info, steps, chunkSizeBytes);
+                await sendBodies(storeAt, 'PATCH', uploadBodies(20), 1); // warm up
+                for (const width of widths) {
+                    say(`calls: store?steps=${steps} × ${width}…`);
+                    const chunks = uploadBodies(count);
+                    const r = await withCpu(host.info, async () => ({ ms: await sendBodies(storeAt, 'PATCH', chunks, width) }));
+                    rows.push({
+                        request: label,
+                        width,
+                        appMs: r.ms / count,
+                        noopMs: rows.find((x) => x.request === bodies[1].label && x.width === width)!.appMs,
+                        hostCpuMs: r.cpu.hostMs / count,
+                        denoCpuMs: r.cpu.denoMs / count,
                     });
                 }
             }
@@ -327,6 +386,8 @@ async function main(): Promise<void> {
     if (sections.has('targets')) {
         const rows = await measureTargets(zip, probeZip, limits, widths);
         const floorMs = (r: TargetRow): number => r.floorCallsMs + (r.uploadBuffer.uploadMs ?? NaN);
+        // The floor of any app that keeps its chunks in app persistence: each chunk crosses the runtime once more to be kept.
+        const storageFloorMs = (r: TargetRow): number => r.storeCallsMs + (r.uploadBuffer.uploadMs ?? NaN);
         const perChunk = (ms: number, r: TargetRow): number => ms / Math.max(1, r.app.chunks - 1);
         const cmd = command(`--only targets --target-sizes ${flags.get('target-sizes') ?? '1m,10m,16m'}`);
         add(
@@ -338,6 +399,8 @@ async function main(): Promise<void> {
                     'in flight',
                     'end to end ÷ floor (target ≤ 1.15)',
                     'middle chunk ÷ do-nothing call, same body (target ≤ 1.3)',
+                    'end to end ÷ storage floor',
+                    'middle chunk ÷ one stored chunk, same body',
                     'end to end ÷ floor in CPU time, host + Deno',
                 ],
                 rows.map((r) => [
@@ -345,6 +408,8 @@ async function main(): Promise<void> {
                     `${r.width}`,
                     r.app.outcome === 'stored' ? ratio(r.app.totalMs, floorMs(r)) : `${r.app.outcome}: ${r.app.detail}`,
                     r.app.chunks > 1 ? ratio(perChunk(r.app.chunksMs, r), perChunk(r.floorChunksMs, r)) : '–',
+                    r.app.outcome === 'stored' ? ratio(r.app.totalMs, storageFloorMs(r)) : '–',
+                    r.app.chunks > 1 ? ratio(perChunk(r.app.chunksMs, r), perChunk(r.storeChunksMs, r)) : '–',
                     r.app.outcome === 'stored' ? ratio(r.app.cpu.hostMs + r.app.cpu.denoMs, r.floorCpuMs) : '–',
                 ]),
             ),
@@ -361,10 +426,12 @@ async function main(): Promise<void> {
                     'all chunks but the last',
                     'last chunk + completion',
                     'floor',
+                    'storage floor',
                     'do-nothing calls, same bodies',
                     'one uploadBuffer (as the app calls it)',
                     'per middle chunk',
                     'per do-nothing call',
+                    'per stored-chunk call',
                     'CPU host + Deno, app / floor',
                     'peak RSS host / Deno MiB, app',
                     'peak RSS host / Deno MiB, uploadBuffer',
@@ -377,10 +444,12 @@ async function main(): Promise<void> {
                     fmtS(r.app.chunksMs),
                     fmtS(r.app.lastMs),
                     fmtS(floorMs(r)),
+                    fmtS(storageFloorMs(r)),
                     fmtS(r.floorCallsMs),
                     r.uploadBuffer.uploadMs !== undefined ? fmtS(r.uploadBuffer.uploadMs) : `${r.uploadBuffer.outcome}: ${r.uploadBuffer.detail}`,
                     fmtMs(perChunk(r.app.chunksMs, r)),
                     fmtMs(perChunk(r.floorChunksMs, r)),
+                    fmtMs(perChunk(r.storeChunksMs, r)),
                     `${fmtS(r.app.cpu.hostMs + r.app.cpu.denoMs)} / ${fmtS(r.floorCpuMs)}`,
                     mem(r.app.peaks).join(' / '),
                     mem(r.uploadPeaks).join(' / '),
@@ -476,23 +545,25 @@ async function main(): Promise<void> {
         const cmd = command(`--only calls --calls ${flags.get('calls') ?? 200}${profile ? ' --call-profile' : ''}`);
         add(
             absoluteTables,
-            `One do-nothing call (${cmd})`,
+            `One call: doing nothing, and keeping a chunk (${cmd})`,
             `${table(
                 [
-                    'body',
+                    'request',
                     'in flight',
-                    'do-nothing app endpoint',
+                    'app endpoint',
                     'bare Express + json()',
-                    'ratio',
+                    '÷ bare Express',
+                    '÷ do-nothing, same body',
                     'CPU per call: host (Node)',
                     'CPU per call: Deno child',
                 ],
                 rows.map((r) => [
-                    r.body,
+                    r.request,
                     `${r.width}`,
                     fmtMs(r.appMs),
-                    fmtMs(r.expressMs),
-                    ratio(r.appMs, r.expressMs),
+                    r.expressMs !== undefined ? fmtMs(r.expressMs) : '–',
+                    r.expressMs !== undefined ? ratio(r.appMs, r.expressMs) : '–',
+                    r.noopMs !== undefined ? ratio(r.appMs, r.noopMs) : '–',
                     r.width === 1 ? fmtMs(r.hostCpuMs) : '–',
                     r.width === 1 ? fmtMs(r.denoCpuMs) : '–',
                 ]),

@@ -111,10 +111,12 @@ class ReadbackEndpoint extends ApiEndpoint {
 }
 
 /**
- * `PATCH store?steps=bytes,mark,slot` with a chunk body: stores the chunk's base64 data as the app's
- * SessionStore does, one step per bridge call named in `steps` — `bytes` (the data, upserted under
- * its slot and hash), `mark` (the small mark record), `slot` (the slot's marks read back) — and
- * answers like a middle chunk. What storing a chunk costs at least, whatever the app decides.
+ * `PATCH store?steps=bytes,mark,slot&chunkSizeBytes=N` with a chunk body: stores the chunk's base64
+ * data as the app's SessionStore does, one step per bridge call named in `steps` — `bytes` (the
+ * data, upserted under its slot and hash), `mark` (the small mark record), `slot` (the slot's marks
+ * read back) — and answers like a middle chunk. What storing a chunk costs at least, whatever the app
+ * decides. The slot is `offset / chunkSizeBytes`: the bench passes the app's `limits.chunkSizeBytes`,
+ * so the slots stay the app's if its chunk size changes; without it the answer is a 400.
  */
 class StoreEndpoint extends ApiEndpoint {
     public path = 'store';
@@ -122,7 +124,11 @@ class StoreEndpoint extends ApiEndpoint {
     public async patch(request: IApiRequest, _e: IApiEndpointInfo, read: IRead, _m: IModify, _h: IHttp, persis: IPersistence): Promise<IApiResponse> {
         const { uploadId, offset, data, sha256 } = request.content as { uploadId: string; offset: number; data: string; sha256?: string };
         const steps = String(request.query?.steps ?? 'bytes').split(',');
-        const index = Math.floor(offset / 76_608);
+        const chunkSizeBytes = Number(request.query?.chunkSizeBytes);
+        if (!Number.isInteger(chunkSizeBytes) || chunkSizeBytes <= 0) {
+            return { status: 400, content: { error: 'chunkSizeBytes (a positive integer) is required in the query' } };
+        }
+        const index = Math.floor(offset / chunkSizeBytes);
         const hash = sha256 ?? 'last';
         if (steps.includes('bytes')) {
             await persis.updateByAssociations(
@@ -141,7 +147,8 @@ class StoreEndpoint extends ApiEndpoint {
         if (steps.includes('slot')) {
             await read.getPersistenceReader().readByAssociation(key('mark', uploadId, index));
         }
-        return { status: 200, content: { success: true, uploadId, offset: offset + 76_608 } };
+        // Buffer.byteLength counts base64 from its length and padding, without decoding.
+        return { status: 200, content: { success: true, uploadId, offset: offset + Buffer.byteLength(data, 'base64'), chunkSizeBytes } };
     }
 }
 
