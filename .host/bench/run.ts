@@ -11,7 +11,8 @@
 //             store?steps=bytes and bytes,mark,slot (--calls N, default 200; --call-profile adds where the host's CPU goes in the
 //             do-nothing calls, from a V8 CPU profile of the host)
 //   cheap     one uploadBuffer of --cheap-size (16m) with a plain Buffer and with the app's withCheapToJson, --repeat N times alternately
-//   together  peak memory while --visitors (4) visitors complete --together-size (16m) at the same moment
+//   together  peak memory while --visitors (4) visitors complete --together-size (16m) at the same moment; --together-before REF
+//             adds a row for the app as it was at git ref REF (packaged from a temporary worktree), for a before/after
 //   big       (default with --engine-fix) --big-size (100m) end to end, engine-safe limit raised for the bench only, and one uploadBuffer of it
 //   ceiling   one uploadBuffer at --probe-sizes (1m,5m,10m,20m,25m,30m,40m,50m), after a timeout watching --watch-after-timeout S (30)
 //   engine    (never by default) one uploadBuffer at --engine-sizes (10m,25m,50m,100m) on each of --engine-variants
@@ -75,6 +76,7 @@ const VALUE_FLAGS = [
     'repeat',
     'engine-cap',
     'app-zip',
+    'together-before',
 ];
 
 const flags = new Map<string, string>();
@@ -143,6 +145,27 @@ function appZip(): string {
         execFileSync('npx', ['rc-apps', 'package'], { cwd: repoRoot, stdio: ['ignore', 2, 2] });
     }
     return zip;
+}
+
+/**
+ * The app's zip as packaged at git ref `ref`: a temporary worktree of this repository, using this
+ * checkout's node_modules, packaged with rc-apps; the worktree is removed again.
+ */
+function packageAtRef(ref: string): string {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'livechat-upload-bench-ref-'));
+    const out = path.join(os.tmpdir(), `livechat-upload-${ref.replace(/[^\w.-]/g, '_')}.zip`);
+    say(`Packaging the app as at ${ref}…`);
+    execFileSync('git', ['worktree', 'add', '--detach', dir, ref], { cwd: repoRoot, stdio: ['ignore', 2, 2] });
+    try {
+        fs.symlinkSync(path.join(repoRoot, 'node_modules'), path.join(dir, 'node_modules'));
+        execFileSync('npx', ['rc-apps', 'package'], { cwd: dir, stdio: ['ignore', 2, 2] });
+        const built = fs.readdirSync(path.join(dir, 'dist')).find((f) => f.endsWith('.zip'));
+        if (!built) throw new Error(`rc-apps package left no zip for ${ref}`);
+        fs.copyFileSync(path.join(dir, 'dist', built), out);
+    } finally {
+        execFileSync('git', ['worktree', 'remove', '--force', dir], { cwd: repoRoot, stdio: ['ignore', 2, 2] });
+    }
+    return out;
 }
 
 interface Limits {
@@ -502,41 +525,47 @@ async function main(): Promise<void> {
         const size = parseSize(flags.get('together-size') ?? '16m');
         const visitors = Number(flags.get('visitors') ?? 4);
         const width = Math.max(1, Math.min(parallel, limits.maxParallelChunks));
-        say(`together: ${visitors} visitors completing ${fmtSize(size)} at once…`);
-        const r = await withHost(
-            zip,
-            async (h) => {
-                const people = [{ token: h.info.visitorToken, rid: h.info.rid }];
-                while (people.length < visitors) people.push(await openVisitor(h.info));
-                let arrived = 0;
-                let release: () => void = () => undefined;
-                const allThere = new Promise<void>((resolve) => (release = resolve));
-                const barrier = async (): Promise<void> => {
-                    if (++arrived === visitors) release();
-                    await allThere;
-                };
-                const results = await Promise.all(
-                    people.map((visitor) => uploadResumable(h.info, randomBytes(size), width, { visitor, beforeLast: barrier })),
-                );
-                return { results };
-            },
-            hostOptions(),
-        );
-        const stored = r.results.filter((x) => x.outcome === 'stored');
-        const lastMs = r.results.map((x) => x.lastMs).sort((a, b) => a - b);
+        const before = flags.get('together-before');
+        const builds: Array<{ label: string; zip: string }> = [
+            ...(before ? [{ label: `as at ${before}`, zip: packageAtRef(before) }] : []),
+            { label: flags.has('app-zip') ? path.basename(zip) : 'this build', zip },
+        ];
+        const rows: string[][] = [];
+        for (const build of builds) {
+            say(`together: ${visitors} visitors completing ${fmtSize(size)} at once (${build.label})…`);
+            const r = await withHost(
+                build.zip,
+                async (h) => {
+                    const people = [{ token: h.info.visitorToken, rid: h.info.rid }];
+                    while (people.length < visitors) people.push(await openVisitor(h.info));
+                    let arrived = 0;
+                    let release: () => void = () => undefined;
+                    const allThere = new Promise<void>((resolve) => (release = resolve));
+                    const barrier = async (): Promise<void> => {
+                        if (++arrived === visitors) release();
+                        await allThere;
+                    };
+                    const results = await Promise.all(
+                        people.map((visitor) => uploadResumable(h.info, randomBytes(size), width, { visitor, beforeLast: barrier })),
+                    );
+                    return { results };
+                },
+                hostOptions(),
+            );
+            const stored = r.results.filter((x) => x.outcome === 'stored');
+            const lastMs = r.results.map((x) => x.lastMs).sort((a, b) => a - b);
+            rows.push([
+                build.label,
+                ...mem(r.peaks),
+                `${stored.length} of ${visitors}${stored.length < visitors ? ` (${r.results.find((x) => x.outcome !== 'stored')?.detail})` : ''}`,
+                `${fmtS(lastMs[0])} – ${fmtS(lastMs[lastMs.length - 1])}`,
+            ]);
+        }
+        const beforeFlag = before ? ` --together-before ${before}` : '';
         add(
             ratioTables,
-            `${visitors} visitors completing ${fmtSize(size)} at the same moment (${command(`--only together --visitors ${visitors} --together-size ${flags.get('together-size') ?? '16m'}`)})`,
-            table(
-                ['peak RSS host MiB', 'peak RSS Deno MiB', 'stored', 'last chunk + completion, fastest – slowest'],
-                [
-                    [
-                        ...mem(r.peaks),
-                        `${stored.length} of ${visitors}${stored.length < visitors ? ` (${r.results.find((x) => x.outcome !== 'stored')?.detail})` : ''}`,
-                        `${fmtS(lastMs[0])} – ${fmtS(lastMs[lastMs.length - 1])}`,
-                    ],
-                ],
-            ),
+            `${visitors} visitors completing ${fmtSize(size)} at the same moment (${command(`--only together --visitors ${visitors} --together-size ${flags.get('together-size') ?? '16m'}${beforeFlag}`)})`,
+            table(['app', 'peak RSS host MiB', 'peak RSS Deno MiB', 'stored', 'last chunk + completion, fastest – slowest'], rows),
         );
     }
 
