@@ -80,6 +80,52 @@ export function isSessionComplete(session: Pick<UploadSession, 'size' | 'chunkSi
 }
 
 /**
+ * The chunks one server knows to be stored for a session, with the first one missing kept as it
+ * goes: deciding a chunk costs the same for the first chunk as for the 1,369th (a 100 MiB file).
+ * Marks are only added as chunks are stored, and removed when a completion finds a slot to empty.
+ */
+export class ChunkLedger {
+    private readonly marks = new Map<number, ChunkMark>();
+    private firstMissing = 0;
+
+    constructor(marks: Iterable<ChunkMark> = []) {
+        for (const mark of marks) {
+            this.add(mark);
+        }
+    }
+
+    public get(index: number): ChunkMark | undefined {
+        return this.marks.get(index);
+    }
+
+    public add(mark: ChunkMark): void {
+        this.marks.set(mark.index, mark);
+    }
+
+    public remove(index: number): void {
+        this.marks.delete(index);
+        this.firstMissing = Math.min(this.firstMissing, index);
+    }
+
+    /** The index of the first chunk not known to be stored (tus's offset, in chunks). */
+    public firstMissingIndex(): number {
+        while (this.marks.has(this.firstMissing)) {
+            this.firstMissing += 1;
+        }
+        return this.firstMissing;
+    }
+
+    /** The gap-free prefix in bytes, as `contiguousOffset`. */
+    public offset(session: Pick<UploadSession, 'size' | 'chunkSizeBytes'>): number {
+        return Math.min(this.firstMissingIndex() * session.chunkSizeBytes, session.size);
+    }
+
+    public isComplete(session: Pick<UploadSession, 'size' | 'chunkSizeBytes'>): boolean {
+        return this.offset(session) === session.size;
+    }
+}
+
+/**
  * Decides what to do with a chunk (tus semantics, extended to a window of parallel chunks):
  * - `store` a new chunk at an offset that is a chunk boundary within `maxParallelChunks` of the
  *   server's offset, with exactly the expected length;
@@ -90,14 +136,14 @@ export function isSessionComplete(session: Pick<UploadSession, 'size' | 'chunkSi
  */
 export function decideChunk(
     session: UploadSession,
-    marks: ChunkMark[],
+    stored: ChunkLedger,
     chunk: { offset: number; length: number; sha256: string; declaredSha256?: string },
     maxParallelChunks: number,
 ): ChunkDecision {
     if (chunk.declaredSha256 !== undefined && chunk.declaredSha256 !== chunk.sha256) {
         throw new UploadError('error-checksum-mismatch', { field: 'sha256' });
     }
-    const serverOffset = contiguousOffset(session, marks);
+    const serverOffset = stored.offset(session);
     if (chunk.offset % session.chunkSizeBytes !== 0 || chunk.offset >= session.size) {
         throw new UploadError('error-offset-mismatch', { offset: serverOffset });
     }
@@ -106,15 +152,14 @@ export function decideChunk(
     if (chunk.length !== expectedBytes) {
         throw new UploadError('error-invalid-body', { field: 'data', expectedBytes });
     }
-    const stored = marks.find((m) => m.index === index);
-    if (stored) {
-        if (stored.sha256 === chunk.sha256) {
+    const known = stored.get(index);
+    if (known) {
+        if (known.sha256 === chunk.sha256) {
             return { kind: 'duplicate', index };
         }
         throw new UploadError('error-chunk-conflict', { offset: chunk.offset });
     }
-    const firstMissing = serverOffset / session.chunkSizeBytes;
-    if (index >= firstMissing + maxParallelChunks) {
+    if (index >= stored.firstMissingIndex() + maxParallelChunks) {
         throw new UploadError('error-offset-mismatch', { offset: serverOffset });
     }
     return { kind: 'store', index };

@@ -1,5 +1,5 @@
 import { KeyedMutex, Semaphore } from '../locks';
-import { type ChunkMark, type UploadSession } from '../session';
+import { ChunkLedger, type ChunkMark, type UploadSession } from '../session';
 
 /** How long requests wait for each other, and how claims are kept alive (see `claim.ts`). */
 export interface CoordinationTiming {
@@ -32,7 +32,7 @@ export const DEFAULT_TIMING: CoordinationTiming = {
 /** What one server knows of a session it has served: the session and the chunks it saw stored. */
 export interface CachedSession {
     session: UploadSession;
-    marks: Map<number, ChunkMark>;
+    chunks: ChunkLedger;
 }
 
 /** Sessions kept in memory per server; the oldest is dropped first. */
@@ -59,9 +59,9 @@ export class SessionCache {
 
     /** Caches `session` (keeping marks already known for it) and returns the entry. */
     public put(session: UploadSession, marks: ChunkMark[] = []): CachedSession {
-        const entry = this.entries.get(session.id) ?? { session, marks: new Map<number, ChunkMark>() };
+        const entry = this.entries.get(session.id) ?? { session, chunks: new ChunkLedger() };
         entry.session = session;
-        marks.forEach((m) => entry.marks.set(m.index, m));
+        marks.forEach((m) => entry.chunks.add(m));
         this.entries.delete(session.id);
         this.entries.set(session.id, entry);
         while (this.entries.size > CACHED_SESSIONS_MAX) {

@@ -287,23 +287,24 @@ export async function acceptChunk(ctx: UploadContext, request: ChunkRequest): Pr
     const chunk = { offset: request.offset, length: request.bytes.length, sha256, declaredSha256: request.sha256 };
     let decision;
     try {
-        decision = decideChunk(session, [...entry.marks.values()], chunk, MAX_PARALLEL_CHUNKS);
+        decision = decideChunk(session, entry.chunks, chunk, MAX_PARALLEL_CHUNKS);
     } catch (e) {
-        if (!(e instanceof UploadError) || e.code !== 'error-offset-mismatch') {
+        if (!(e instanceof UploadError) || (e.code !== 'error-offset-mismatch' && e.code !== 'error-chunk-conflict')) {
             throw e;
         }
-        // This server may not know chunks another server stored: look before refusing.
-        await refreshMarks(store, entry);
-        decision = decideChunk(session, [...entry.marks.values()], chunk, MAX_PARALLEL_CHUNKS);
+        // This server may not know chunks another server stored, nor a slot a completion emptied
+        // since: look before refusing.
+        await (e.code === 'error-offset-mismatch' ? refreshMarks(store, entry) : refreshSlot(store, entry, request.offset / session.chunkSizeBytes));
+        decision = decideChunk(session, entry.chunks, chunk, MAX_PARALLEL_CHUNKS);
     }
     await storeChunkOnce(ctx, store, entry, { index: decision.index, length: request.bytes.length, sha256 }, request.base64);
     // Only the request carrying the last chunk completes: parallel chunks never start completions
     // of their own. When the last chunk overtook another, the client finishes with `POST uploads/complete`.
     if (decision.index === countChunks(session) - 1) {
-        if (!isSessionComplete(session, [...entry.marks.values()])) {
+        if (!entry.chunks.isComplete(session)) {
             await refreshMarks(store, entry);
         }
-        if (isSessionComplete(session, [...entry.marks.values()])) {
+        if (entry.chunks.isComplete(session)) {
             return completeSession(ctx, session.id);
         }
     }
@@ -311,14 +312,25 @@ export async function acceptChunk(ctx: UploadContext, request: ChunkRequest): Pr
 }
 
 function progressAnswer(entry: CachedSession): Answer {
-    return { status: 200, content: { success: true, ...progressOf(entry.session, contiguousOffset(entry.session, [...entry.marks.values()])) } };
+    return { status: 200, content: { success: true, ...progressOf(entry.session, entry.chunks.offset(entry.session)) } };
 }
 
 async function refreshMarks(store: SessionStore, entry: CachedSession): Promise<void> {
     for (const mark of await store.readMarks(entry.session.id)) {
-        if (!entry.marks.has(mark.index)) {
-            entry.marks.set(mark.index, mark);
+        if (!entry.chunks.get(mark.index)) {
+            entry.chunks.add(mark);
         }
+    }
+}
+
+/** Puts what the store holds now for one chunk slot in place of what this server remembers of it. */
+async function refreshSlot(store: SessionStore, entry: CachedSession, index: number): Promise<void> {
+    const remembered = entry.chunks.get(index);
+    const slot = await store.readSlotMarks(entry.session.id, index);
+    entry.chunks.remove(index);
+    const kept = slot.find((m) => m.sha256 === remembered?.sha256) ?? slot[0];
+    if (kept) {
+        entry.chunks.add(kept);
     }
 }
 
@@ -333,7 +345,7 @@ async function storeChunkOnce(ctx: UploadContext, store: SessionStore, entry: Ca
     await runLocally(ctx.state, `chunk:${id}:${mark.index}`, async () => {
         // A repeat of the same bytes is written again: an upsert of the same record, and it puts back
         // bytes a completion found missing (whose mark it then removed), whatever this server remembers.
-        const known = entry.marks.get(mark.index);
+        const known = entry.chunks.get(mark.index);
         if (known && known.sha256 !== mark.sha256) {
             throw new UploadError('error-chunk-conflict', { offset: mark.index * entry.session.chunkSizeBytes });
         }
@@ -342,7 +354,7 @@ async function storeChunkOnce(ctx: UploadContext, store: SessionStore, entry: Ca
             await store.removeChunk(id, mark);
             throw new UploadError('error-chunk-conflict', { offset: mark.index * entry.session.chunkSizeBytes });
         }
-        entry.marks.set(mark.index, mark);
+        entry.chunks.add(mark);
     });
 }
 
@@ -392,7 +404,7 @@ export async function completeSession(ctx: UploadContext, uploadId: string): Pro
 
 async function completeNow(ctx: UploadContext, store: SessionStore, session: UploadSession): Promise<Answer> {
     const { room } = await authorizeVisitorRoom(ctx.read, ctx.visitorToken, session.rid);
-    const marks = await readSettledMarks(store, session);
+    const marks = await readSettledMarks(ctx, store, session);
     if (!isSessionComplete(session, marks)) {
         throw new UploadError('error-upload-incomplete', { offset: contiguousOffset(session, marks) });
     }
@@ -407,7 +419,7 @@ async function completeNow(ctx: UploadContext, store: SessionStore, session: Upl
     return inCompletionSlot(ctx, config.maxConcurrentCompletions, async () => {
         let file: CheckedFile;
         try {
-            file = await readCheckedFile(store, session, marks, config);
+            file = await readCheckedFile(ctx, store, session, marks, config);
         } catch (e) {
             await recordFailure(e, (failure) => failSession(ctx, store, session, failure));
             throw e;
@@ -434,17 +446,26 @@ async function inCompletionSlot<T>(ctx: UploadContext, slots: number, work: () =
 }
 
 /** The session's marks, one per slot; a slot left with two contents is emptied for the client to resend. */
-async function readSettledMarks(store: SessionStore, session: UploadSession): Promise<ChunkMark[]> {
+async function readSettledMarks(ctx: UploadContext, store: SessionStore, session: UploadSession): Promise<ChunkMark[]> {
     const marks = await store.readMarks(session.id);
     try {
         return settleMarks(session, marks);
     } catch (e) {
         if (e instanceof UploadError && e.code === 'error-chunk-conflict') {
             const index = Number(e.details.offset) / session.chunkSizeBytes;
-            await Promise.all(marks.filter((m) => m.index === index).map((m) => store.removeChunk(session.id, m)));
+            await emptySlot(ctx, store, session.id, index, marks);
         }
         throw e;
     }
+}
+
+/**
+ * Removes the contents of chunk slot `index` among `marks`, from the store and from what this
+ * server remembers of the upload, so the chunk sent again is taken here too.
+ */
+async function emptySlot(ctx: UploadContext, store: SessionStore, id: string, index: number, marks: ChunkMark[]): Promise<void> {
+    await Promise.all(marks.filter((m) => m.index === index).map((m) => store.removeChunk(id, m)));
+    ctx.state.sessions.get(id)?.chunks.remove(index);
 }
 
 /**
@@ -452,12 +473,18 @@ async function readSettledMarks(store: SessionStore, session: UploadSession): Pr
  * then checked. A chunk whose mark is there but whose bytes are not (removed by hand, or lost) loses
  * its mark and fails with `error-upload-incomplete` at its offset: the client sends it again.
  */
-async function readCheckedFile(store: SessionStore, session: UploadSession, marks: ChunkMark[], config: EffectiveConfig): Promise<CheckedFile> {
+async function readCheckedFile(
+    ctx: UploadContext,
+    store: SessionStore,
+    session: UploadSession,
+    marks: ChunkMark[],
+    config: EffectiveConfig,
+): Promise<CheckedFile> {
     const bytes = Buffer.alloc(session.size);
     let filled = 0;
     await store.readChunks(session.id, marks, async (mark, chunk) => {
         if (!chunk) {
-            await store.removeChunk(session.id, mark);
+            await emptySlot(ctx, store, session.id, mark.index, [mark]);
             throw new UploadError('error-upload-incomplete', { offset: mark.index * session.chunkSizeBytes });
         }
         if (filled + chunk.length > session.size) {

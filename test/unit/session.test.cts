@@ -1,7 +1,15 @@
 import { describe, expect, it } from '@jest/globals';
 
 import { resolveConfig } from '../../lib/config';
-import { type ChunkMark, checkVisitorQuota, contiguousOffset, decideChunk, isSessionComplete, type UploadSession } from '../../lib/session';
+import {
+    ChunkLedger,
+    type ChunkMark,
+    checkVisitorQuota,
+    contiguousOffset,
+    decideChunk,
+    isSessionComplete,
+    type UploadSession,
+} from '../../lib/session';
 import { failureOf } from './failure.cjs';
 
 const session: UploadSession = {
@@ -26,6 +34,15 @@ describe('contiguousOffset', () => {
     ])('is the gap-free prefix with %s', (_what, marks, expected) => {
         expect(contiguousOffset(session, marks as ChunkMark[])).toBe(expected);
         expect(isSessionComplete(session, marks as ChunkMark[])).toBe(expected === 250);
+        const ledger = new ChunkLedger(marks as ChunkMark[]);
+        expect([ledger.offset(session), ledger.isComplete(session)]).toEqual([expected, expected === 250]);
+    });
+
+    it('is kept by the ledger as chunks come in any order and one is removed again', () => {
+        const ledger = new ChunkLedger();
+        const offsets = [mark(1), mark(0), mark(2)].map((m) => (ledger.add(m), ledger.offset(session)));
+        ledger.remove(1);
+        expect([...offsets, ledger.offset(session)]).toEqual([0, 200, 250, 100]);
     });
 });
 
@@ -42,7 +59,7 @@ describe('decideChunk', () => {
         ['stores a chunk ahead within the window', [mark(0)], chunk(200, 50), { kind: 'store', index: 2 }],
         ['takes a retry with the same bytes as a duplicate', [mark(0)], chunk(0, 100), { kind: 'duplicate', index: 0 }],
     ])('%s', (_what, marks, c, expected) => {
-        expect(decideChunk(session, marks as ChunkMark[], c, 4)).toEqual(expected);
+        expect(decideChunk(session, new ChunkLedger(marks as ChunkMark[]), c, 4)).toEqual(expected);
     });
 
     it.each([
@@ -53,7 +70,7 @@ describe('decideChunk', () => {
         ['other bytes for a stored chunk', [mark(0)], chunk(0, 100, 'other'), 'error-chunk-conflict', { offset: 0 }],
         ['bytes that do not match their sha256', [], chunk(0, 100, 'sha0', 'different'), 'error-checksum-mismatch', { field: 'sha256' }],
     ])('refuses %s', (_what, marks, c, code, details) => {
-        expect(failureOf(() => decideChunk(session, marks as ChunkMark[], c, 2))).toEqual({ code, details });
+        expect(failureOf(() => decideChunk(session, new ChunkLedger(marks as ChunkMark[]), c, 2))).toEqual({ code, details });
     });
 });
 
