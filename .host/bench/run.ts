@@ -19,7 +19,8 @@
 //             (stock,h1,h2,h3,all; join fixes with +), runtime timeout raised, --repeat N, each run given up after --engine-cap S (240)
 //   resumable, floor   the tables of earlier versions (--sizes 64k,1m,10m,100m)
 // Also: --engine-fix[=h1,h2,h3] every host runs the patched engine (docs/ENGINE.md); --package; --app-zip PATH (measure
-// another build of the app, e.g. an older commit's); --write docs/PERFORMANCE.md.
+// another build of the app, e.g. an older commit's); --write docs/PERFORMANCE.md (between its <!-- bench:start/end --> markers,
+// or --marker NAME's).
 // --engine VERSION runs every host on an Apps-Engine from .host/engines/ (default: the root install's).
 // Sizes: k = KiB, m = MiB. Each measurement gets a fresh host, so its peak RSS is its own.
 import { execFileSync } from 'node:child_process';
@@ -64,6 +65,7 @@ const VALUE_FLAGS = [
     'parallel',
     'watch-after-timeout',
     'write',
+    'marker',
     'only',
     'target-sizes',
     'calls',
@@ -826,7 +828,8 @@ async function main(): Promise<void> {
     if (target) {
         const file = path.resolve(repoRoot, target);
         const text = fs.readFileSync(file, 'utf8');
-        const [start, end] = ['<!-- bench:start -->', '<!-- bench:end -->'];
+        const marker = flags.get('marker') ?? 'bench'; // a document may hold the tables of several runs
+        const [start, end] = [`<!-- ${marker}:start -->`, `<!-- ${marker}:end -->`];
         if (!text.includes(start) || !text.includes(end)) throw new Error(`${target} lacks the ${start} … ${end} markers`);
         fs.writeFileSync(file, `${text.slice(0, text.indexOf(start) + start.length)}\n${doc}\n${text.slice(text.indexOf(end))}`);
         // The tables as `npm run lint` wants them (Prettier aligns Markdown tables).
