@@ -4,7 +4,8 @@
 // and (with --engine-fix) the engine's own fix. Ratios first, absolute figures after.
 //
 // Sections (--only a,b,…; or drop one with --no-<section>):
-//   targets   end to end ÷ floor and middle chunk ÷ do-nothing call, at --target-sizes (1m,10m,16m), serial and --parallel (4);
+//   targets   end to end ÷ floor and middle chunk ÷ do-nothing call, at --target-sizes (1m,10m,16m), serial and --parallel (4),
+//             each host warmed by the same work once untimed (--no-warm-up: timed cold);
 //             the floor's uploadBuffer, like the big and ceiling sections', passes the bytes as the app does (withCheapToJson);
 //             the same against the storage floor, where each chunk goes to the probe's store?steps=bytes (one persistence write)
 //   calls     one do-nothing call with a tiny and a 100 KB body against bare Express, and one 100 KB chunk kept by the probe's
@@ -95,6 +96,10 @@ const engineFixes =
         : undefined;
 const fixArgs = engineFixes ? [`--engine-fix=${engineFixes.join(',')}`] : [];
 const parallel = Number(flags.get('parallel') ?? 4);
+// In the targets section each host first takes the same work once untimed: a server is compared
+// warm, as a Rocket.Chat server is after its first uploads (a fresh one runs the app's chunks ~40 %
+// slower until the runtime's JIT has seen a few hundred; the do-nothing floor warms at once).
+const warmUp = flags.get('warm-up') !== 'false';
 const watchAfterTimeoutS = Number(flags.get('watch-after-timeout') ?? 30);
 const timeoutMs = Number(process.env.APPS_ENGINE_RUNTIME_TIMEOUT ?? 30_000);
 if (flags.has('engine')) process.env.BENCH_ENGINE = flags.get('engine'); // measure.ts passes it to every host
@@ -236,13 +241,27 @@ async function measureTargets(zip: string, probeZip: string, limits: Limits, wid
         const apps = new Map<number, ResumableResult & Cpu & { peaks: Peaks }>();
         for (const width of widths) {
             say(`targets: app end to end ${fmtSize(size)} × ${width}…`);
-            apps.set(width, await withHost(zip, async (h) => withCpu(h.info, () => uploadResumable(h.info, bytes, width)), hostOptions()));
+            apps.set(
+                width,
+                await withHost(
+                    zip,
+                    async (h) => {
+                        if (warmUp) await uploadResumable(h.info, randomBytes(size), width, { chunkSizeBytes: limits.chunkSizeBytes });
+                        return withCpu(h.info, () => uploadResumable(h.info, bytes, width, { chunkSizeBytes: limits.chunkSizeBytes }));
+                    },
+                    hostOptions(),
+                ),
+            );
         }
         say(`targets: floor ${fmtSize(size)}…`);
         const floor = await withHost(
             probeZip,
             async (h) => {
                 const calls = new Map<number, { totalMs: number; chunksMs: number } & Cpu>();
+                if (warmUp) {
+                    await floorCalls(h.info, bytes, limits.chunkSizeBytes, widths[0]);
+                    await probeUploadBuffer(h, size, 0, { cheapToJson: true });
+                }
                 for (const width of widths) calls.set(width, await withCpu(h.info, () => floorCalls(h.info, bytes, limits.chunkSizeBytes, width)));
                 const probe = await withCpu(h.info, () => probeUploadBuffer(h, size, 0, { cheapToJson: true })); // as the app calls it
                 return { calls, probe };
@@ -257,7 +276,14 @@ async function measureTargets(zip: string, probeZip: string, limits: Limits, wid
             const url = (info: HostInfo): string => storeUrl(info, 'bytes', limits.chunkSizeBytes); // one persistence write per chunk
             stored.set(
                 width,
-                await withHost(probeZip, async (h) => floorCalls(h.info, bytes, limits.chunkSizeBytes, width, url(h.info)), hostOptions()),
+                await withHost(
+                    probeZip,
+                    async (h) => {
+                        if (warmUp) await floorCalls(h.info, bytes, limits.chunkSizeBytes, width, url(h.info));
+                        return floorCalls(h.info, bytes, limits.chunkSizeBytes, width, url(h.info));
+                    },
+                    hostOptions(),
+                ),
             );
         }
         for (const width of widths) {
@@ -491,7 +517,7 @@ async function main(): Promise<void> {
             zip,
             async (h) => {
                 await raiseSizeSettings(h.info, size);
-                return uploadResumable(h.info, randomBytes(size), width);
+                return uploadResumable(h.info, randomBytes(size), width, { chunkSizeBytes: limits.chunkSizeBytes });
             },
             hostOptions(),
         );
@@ -548,7 +574,13 @@ async function main(): Promise<void> {
                         await allThere;
                     };
                     const results = await Promise.all(
-                        people.map((visitor) => uploadResumable(h.info, randomBytes(size), width, { visitor, beforeLast: barrier })),
+                        people.map((visitor) =>
+                            uploadResumable(h.info, randomBytes(size), width, {
+                                visitor,
+                                beforeLast: barrier,
+                                chunkSizeBytes: limits.chunkSizeBytes,
+                            }),
+                        ),
                     );
                     return { results };
                 },
@@ -715,7 +747,11 @@ async function main(): Promise<void> {
             const bytes = randomBytes(size);
             for (const width of widths) {
                 say(`resumable ${fmtSize(size)} × ${width}…`);
-                const r = await withHost(zip, async (h) => uploadResumable(h.info, bytes, width), hostOptions());
+                const r = await withHost(
+                    zip,
+                    async (h) => uploadResumable(h.info, bytes, width, { chunkSizeBytes: limits.chunkSizeBytes }),
+                    hostOptions(),
+                );
                 if (r.outcome === 'refused') {
                     rows.push([
                         fmtSize(size),

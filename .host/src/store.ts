@@ -44,6 +44,10 @@ export class Store {
             this.uploadsDir = path.join(dataDir, 'uploads');
             this.db = new Database(path.join(dataDir, 'host.sqlite'));
             this.db.pragma('journal_mode = WAL');
+            // No fsync per commit, as MongoDB acknowledges a write before its journal is flushed (its
+            // default write concern): a killed host loses nothing, a machine losing power may lose the
+            // last writes. An fsync per app persistence write made a chunk 2 ms slower here.
+            this.db.pragma('synchronous = NORMAL');
         } else {
             this.db = new Database(':memory:');
         }
