@@ -28,6 +28,25 @@ export abstract class EndpointBase extends ApiEndpoint {
     }
 
     protected async handle(request: IApiRequest, read: IRead, modify: IModify, persis: IPersistence, handler: Handler): Promise<IApiResponse> {
+        // Work a handler leaves for after its answer starts once the answer is on its way, whatever it is.
+        const later: Array<() => Promise<void>> = [];
+        try {
+            return await this.answer(request, read, modify, persis, handler, later);
+        } finally {
+            const logger = this.app.getLogger();
+            const onError = (e: unknown): void => logger.error('work after the answer failed', { error: e instanceof Error ? e.message : String(e) });
+            later.forEach((work) => this.state.afterAnswer(work, onError));
+        }
+    }
+
+    private async answer(
+        request: IApiRequest,
+        read: IRead,
+        modify: IModify,
+        persis: IPersistence,
+        handler: Handler,
+        later: Array<() => Promise<void>>,
+    ): Promise<IApiResponse> {
         const logger = this.app.getLogger();
         const gate = await readGateConfig(read, this.state.settings);
         gate.problems.forEach((problem) => logger.error('setting ignored', problem));
@@ -51,7 +70,17 @@ export abstract class EndpointBase extends ApiEndpoint {
                     resolved.problems.filter((p) => !gate.problems.includes(p)).forEach((problem) => logger.error('setting ignored', problem));
                     return resolved.config;
                 }));
-            const ctx: UploadContext = { read, modify, persis, logger, state: this.state, config: loadConfig, visitorToken, nowMs: this.state.now() };
+            const ctx: UploadContext = {
+                read,
+                modify,
+                persis,
+                logger,
+                state: this.state,
+                config: loadConfig,
+                visitorToken,
+                nowMs: this.state.now(),
+                afterAnswer: (work) => void later.push(work),
+            };
             return reply(await handler(request, ctx));
         } catch (e) {
             const known = asUploadError(e);

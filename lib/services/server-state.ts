@@ -125,10 +125,11 @@ export class ServerState {
     private readonly pendingAfterAnswer = new Set<Promise<void>>();
 
     /**
-     * Runs `work` after the current request has answered. The runtime sends a request's answer as
-     * soon as the handler returns, before the next timer fires, and the server handles the runtime's
-     * messages in order: work started inside the handler would hold the answer up behind it (removing
-     * 220 chunk records kept a 16 MiB completion's answer waiting 0.3 s). A failure goes to `onError`.
+     * Runs `work` after the current request has answered: called when the handler returns (the
+     * endpoint base does), it starts on the next timer, after the runtime has queued the answer. The
+     * runtime sends its messages in order and the server handles them in order, so work started
+     * inside the handler would hold the answer up behind it (removing a 16 MiB upload's chunks kept
+     * its answer waiting 0.3 s). A failure goes to `onError`.
      */
     public afterAnswer(work: () => Promise<void>, onError: (e: unknown) => void): void {
         const done: Promise<void> = new Promise<void>((resolve) => setTimeout(resolve, 0))

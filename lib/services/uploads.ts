@@ -47,6 +47,8 @@ export interface UploadContext {
     config(): Promise<EffectiveConfig>;
     visitorToken: string;
     nowMs: number;
+    /** Runs `work` once this request has been answered (`ServerState.afterAnswer`); it must not throw. */
+    afterAnswer(work: () => Promise<void>): void;
 }
 
 /** The sha256 of `bytes` as lower-case hex, as clients send it. */
@@ -375,7 +377,7 @@ export async function abortSession(ctx: UploadContext, uploadId: string): Promis
         act: async () => {
             const session = current!;
             await store.save({ ...session, state: 'aborted' });
-            removeChunkBytesLater(ctx, store, session.id);
+            removeChunkBytesLater(ctx, store, session);
             ctx.state.sessions.forget(session.id);
             ctx.logger.info('upload session aborted', { size: session.size });
             return { status: 200, content: { success: true, uploadId: session.id } };
@@ -505,7 +507,7 @@ async function finish(ctx: UploadContext, store: SessionStore, session: UploadSe
     const done: UploadSession = { ...session, state: 'done', messageId: String(message._id), posting: undefined };
     await store.save(done);
     ctx.state.sessions.put(done);
-    removeChunkBytesLater(ctx, store, session.id);
+    removeChunkBytesLater(ctx, store, session);
     return { status: 200, content: { ...message, success: true, ...progressOf(done, done.size) } };
 }
 
@@ -513,7 +515,7 @@ async function failSession(ctx: UploadContext, store: SessionStore, session: Upl
     const failed: UploadSession = { ...session, state: 'failed', failure, posting: undefined };
     await store.save(failed);
     ctx.state.sessions.put(failed);
-    removeChunkBytesLater(ctx, store, session.id);
+    removeChunkBytesLater(ctx, store, session);
 }
 
 /**
@@ -521,13 +523,13 @@ async function failSession(ctx: UploadContext, store: SessionStore, session: Upl
  * after the answer: nothing reads them any more (1,369 records at 100 MiB), and what a server
  * dying meanwhile leaves behind goes with the session when its lifetime ends.
  */
-function removeChunkBytesLater(ctx: UploadContext, store: SessionStore, id: string): void {
-    ctx.state.afterAnswer(
-        () => store.removeChunkBytes(id),
-        (e) =>
+function removeChunkBytesLater(ctx: UploadContext, store: SessionStore, session: UploadSession): void {
+    ctx.afterAnswer(() =>
+        store.removeChunkBytes(session.id, countChunks(session)).catch((e) => {
             ctx.logger.warn('chunks of a finished upload not removed; they go when it expires', {
                 error: e instanceof Error ? e.message : String(e),
-            }),
+            });
+        }),
     );
 }
 
