@@ -43,6 +43,8 @@ export interface UploadSession {
     messageId?: string;
     failure?: UploadFailure;
     posting?: PostingAttempt;
+    /** Which version of the session record this is (`SessionStore.save`): 0 as created. */
+    revision?: number;
 }
 
 /** What the server knows of one stored chunk; the bytes live in a record of their own. */

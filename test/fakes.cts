@@ -389,16 +389,18 @@ function add(world: FakeWorld, data: object, keys: string[]): string {
     return id;
 }
 
+/**
+ * Rocket.Chat's `updateByAssociations`: the first record whose list of associations equals `keys`
+ * exactly, in order (a MongoDB equality on the array), gets the data; none, and with `upsert` a
+ * record is inserted, else nothing happens (docs/ROCKETCHAT.md, "App persistence and concurrency").
+ */
 function upsertRecord(world: FakeWorld, keys: string[], data: object, upsert?: boolean): string {
-    const found = world.records.find((r) => matches(r, keys));
+    const found = world.records.find((r) => r.keys.length === keys.length && r.keys.every((k, i) => k === keys[i]));
     if (found) {
         found.data = asStored(data);
         return found.id;
     }
-    if (!upsert) {
-        throw new Error('no record to update');
-    }
-    return add(world, data, keys);
+    return upsert ? add(world, data, keys) : '';
 }
 
 function removeRecords(world: FakeWorld, keys: string[]): object[] {

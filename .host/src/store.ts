@@ -163,14 +163,28 @@ export class Store {
             .immediate();
     }
 
-    /** `updateMany` with upsert over the records carrying every one of `associations`, in one transaction; returns the first id. */
-    persistenceUpsertByAssociations(appId: string, associations: string[], data: object, upsert: boolean): string | undefined {
+    /**
+     * Rocket.Chat's `updateByAssociations`, in one transaction: the first record whose list of
+     * associations equals `associations` exactly, in order (a MongoDB equality on the array), gets
+     * the data; with none, `upsert` inserts one with that list. Returns the id inserted, or '' when
+     * a record was updated or nothing matched (docs/ROCKETCHAT.md, "App persistence and concurrency").
+     */
+    persistenceUpsertByAssociations(appId: string, associations: string[], data: object, upsert: boolean): string {
         return this.db
             .transaction(() => {
-                const ids = this.persistenceIdsByAssociations(appId, associations);
-                if (ids.length === 0) return upsert ? this.persistenceCreate(appId, data, associations) : undefined;
-                for (const id of ids) this.persistenceUpdate(appId, id, data);
-                return ids[0];
+                const same = (id: string): boolean => {
+                    const list = this.db
+                        .prepare('SELECT assoc FROM persistence_assoc WHERE record_id = ? AND app_id = ? ORDER BY rowid')
+                        .all(id, appId) as Array<{ assoc: string }>;
+                    return list.length === associations.length && list.every((row, i) => row.assoc === associations[i]);
+                };
+                const candidates = associations.length ? this.persistenceIdsByAssociations(appId, [associations[0]]) : [];
+                const match = candidates.find(same);
+                if (match) {
+                    this.persistenceUpdate(appId, match, data);
+                    return '';
+                }
+                return upsert ? this.persistenceCreate(appId, data, associations) : '';
             })
             .immediate();
     }

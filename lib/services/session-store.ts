@@ -10,15 +10,21 @@ import { type ChunkMark, normalizeSessionState, type PostingAttempt, type Upload
  * Upload sessions, chunks, claims and idempotency records in the app's persistence (Rocket.Chat's
  * MongoDB), never only in process memory, so any server of a cluster can take any request.
  *
- * Record layout (associations, all prefixed `livechat-upload:`):
- * - session:  `upload:<id>`, `session:<id>`, `visitor:<visitorKey>`, `sessions`
- * - chunk:    `upload:<id>`, `chunks:<id>`, `chunk:<id>:<index>`, `chunk:<id>:<index>:<sha256>`,
- *             `chunk-group:<id>:<index / CHUNKS_PER_READ>` — bytes, base64
- * - mark:     `upload:<id>`, `marks:<id>`, `mark:<id>:<index>`, `mark:<id>:<index>:<sha256>` — index, length, sha256
- * - claim:    `claims:<key>`, `claim:<claimId>`, and its owner's (`upload:<id>` or `idempotency:<…>`)
- * - idempotency: `idempotency:<visitorKey>:<keyHash>`, `idempotency-records`
- * Chunks and marks are upserted under their content's hash: a retried chunk overwrites its own
- * record, while different bytes at the same offset make a second record the writers can see
+ * Records are only ever inserted, read and removed, never updated: Rocket.Chat's
+ * `updateByAssociations` matches a record only when its whole list of associations equals the one
+ * given, in order (docs/ROCKETCHAT.md, "App persistence and concurrency"), and no update tells whether it hit. A
+ * change of state is a new version of the record, with a higher `revision`; readers keep the latest.
+ *
+ * Record layout (associations, all prefixed `livechat-upload:`; the most selective first, the one
+ * MongoDB's index on `associations` is searched by):
+ * - session (each version): `session:<id>`, `upload:<id>`, `visitor:<visitorKey>`, `sessions`
+ * - chunk:    `chunk:<id>:<index>:<sha256>`, `chunk:<id>:<index>`, `chunk-group:<id>:<index / CHUNKS_PER_READ>`,
+ *             `chunks:<id>`, `upload:<id>` — bytes, base64
+ * - mark:     `mark:<id>:<index>:<sha256>`, `mark:<id>:<index>`, `marks:<id>`, `upload:<id>` — index, length, sha256
+ * - claim (and each renewal): `claim:<claimId>`, `claims:<key>`, and its owner's (`upload:<id>` or `idempotency:<…>`)
+ * - idempotency (each version): `idempotency:<visitorKey>:<keyHash>`, `idempotency-records`
+ * Chunks and marks are stored under their content's hash: a retried chunk adds a copy of the same
+ * content, while different bytes at the same offset make a second content the writers can see
  * (`judgeChunkSlot`). Everything of an upload carries `upload:<id>`, so one call removes it all.
  */
 const PREFIX = 'livechat-upload';
@@ -49,6 +55,8 @@ export interface IdempotencyRecord {
     failure?: UploadFailure;
     posting?: PostingAttempt;
     expiresAt: number;
+    /** Which version of the record this is (see `latestVersion`); the first is 1. */
+    revision?: number;
 }
 
 /** Where a claim belongs: its records are removed with their owner's. */
@@ -60,30 +68,35 @@ export class SessionStore {
         private readonly persis: IPersistence,
     ) {}
 
-    /** Stores a new session. */
+    /** Stores a new session (its version 0). */
     public async create(session: UploadSession): Promise<void> {
-        await this.persis.createWithAssociations({ kind: 'session', ...session }, this.sessionKeys(session));
+        await this.persis.createWithAssociations({ kind: 'session', ...session, revision: 0 }, this.sessionKeys(session));
     }
 
-    /** Replaces a session's record with `session`; a session removed meanwhile stays removed. */
-    public async save(session: UploadSession): Promise<void> {
-        await this.persis.updateByAssociations([key('session', session.id)], { kind: 'session', ...session }, false);
+    /**
+     * Stores `session` as the next version of its record, one revision above the version it was
+     * made from, and returns it. Two versions made from the same one (a completion's attempt, then
+     * its outcome) rank by state: an outcome (done, failed, aborted) over an open session.
+     */
+    public async save(session: UploadSession): Promise<UploadSession> {
+        const saved: UploadSession = { ...session, revision: (session.revision ?? 0) + 1 };
+        await this.persis.createWithAssociations({ kind: 'session', ...saved }, this.sessionKeys(saved));
+        return saved;
     }
 
-    /** The session with this id, or undefined. */
+    /** The session with this id as last saved, or undefined. */
     public async find(id: string): Promise<UploadSession | undefined> {
-        const [record] = await this.readRecords(key('session', id));
-        return record ? toSession(record) : undefined;
+        return latestVersions((await this.readRecords(key('session', id))).map(toSession), (s) => s.id)[0];
     }
 
     /** Every session of one visitor, in any state. */
     public async listByVisitor(visitorKey: string): Promise<UploadSession[]> {
-        return (await this.readRecords(key('visitor', visitorKey))).map(toSession);
+        return latestVersions((await this.readRecords(key('visitor', visitorKey))).map(toSession), (s) => s.id);
     }
 
     /** Every session of every visitor (for the expiry job). */
     public async listAll(): Promise<UploadSession[]> {
-        return (await this.readRecords(ALL_SESSIONS())).map(toSession);
+        return latestVersions((await this.readRecords(ALL_SESSIONS())).map(toSession), (s) => s.id);
     }
 
     /** Every chunk mark of an upload, without bytes; a slot may show two contents (see `settleMarks`). */
@@ -101,22 +114,19 @@ export class SessionStore {
      * measured no faster with `npm run bench`: the calls do not overlap on the server side.)
      */
     public async writeChunk(id: string, mark: ChunkMark, base64: string): Promise<void> {
-        await this.persis.updateByAssociations(
-            [
-                key('upload', id),
-                key('chunks', id),
-                key('chunk', id, mark.index),
-                key('chunk', id, mark.index, mark.sha256),
-                key('chunk-group', id, chunkGroupOf(mark.index)),
-            ],
-            { kind: 'chunk', index: mark.index, sha256: mark.sha256, data: base64 },
-            true,
-        );
-        await this.persis.updateByAssociations(
-            [key('upload', id), key('marks', id), key('mark', id, mark.index), key('mark', id, mark.index, mark.sha256)],
-            { kind: 'mark', ...mark },
-            true,
-        );
+        await this.persis.createWithAssociations({ kind: 'chunk', index: mark.index, sha256: mark.sha256, data: base64 }, [
+            key('chunk', id, mark.index, mark.sha256),
+            key('chunk', id, mark.index),
+            key('chunk-group', id, chunkGroupOf(mark.index)),
+            key('chunks', id),
+            key('upload', id),
+        ]);
+        await this.persis.createWithAssociations({ kind: 'mark', ...mark }, [
+            key('mark', id, mark.index, mark.sha256),
+            key('mark', id, mark.index),
+            key('marks', id),
+            key('upload', id),
+        ]);
     }
 
     /** Removes one content of a chunk slot, mark first. */
@@ -190,25 +200,23 @@ export class SessionStore {
 
     /** Inserts a claim; never an upsert, so two contenders always leave two records. */
     public async insertClaim(claim: Claim, owner: ClaimOwner): Promise<void> {
-        await this.persis.createWithAssociations({ kind: 'claim', ...claim }, [
-            key('claims', claim.key),
-            key('claim', claim.claimId),
-            ownerKey(owner),
-        ]);
+        await this.persis.createWithAssociations({ kind: 'claim', ...claim }, this.claimKeys(claim, owner));
     }
 
-    /** Every claim on `claimKey`. */
+    /** Every claim on `claimKey`, each as last renewed. */
     public async readClaims(claimKey: string): Promise<Claim[]> {
-        return (await this.readRecords(key('claims', claimKey))).map(toClaim);
+        return latestClaims((await this.readRecords(key('claims', claimKey))).map(toClaim));
     }
 
-    /** Renews a claim; a claim removed meanwhile (taken over as stale) is not brought back. */
+    /**
+     * Renews a claim: a record of the claim with the new time beside the earlier ones (they all go
+     * with the claim). A claim removed meanwhile (taken over as stale) is not brought back, unless
+     * it is removed between this look and the insert.
+     */
     public async renewClaim(claim: Claim, owner: ClaimOwner): Promise<void> {
-        await this.persis.updateByAssociations(
-            [key('claims', claim.key), key('claim', claim.claimId), ownerKey(owner)],
-            { kind: 'claim', ...claim },
-            false,
-        );
+        if ((await this.readRecords(key('claim', claim.claimId))).length > 0) {
+            await this.persis.createWithAssociations({ kind: 'claim', ...claim }, this.claimKeys(claim, owner));
+        }
     }
 
     public async removeClaim(claimId: string): Promise<void> {
@@ -218,23 +226,27 @@ export class SessionStore {
     // ---- idempotency records ---------------------------------------------------------------------
 
     public async findIdempotency(visitorKey: string, keyHash: string): Promise<IdempotencyRecord | undefined> {
-        // Claims on the key carry its association too: both associations pick the record itself.
-        const [record] = (await this.reader.readByAssociations([idempotencyKey(visitorKey, keyHash), ALL_IDEMPOTENCY_RECORDS()])) as StoredRecord[];
-        return record ? toIdempotency(record) : undefined;
+        // Claims on the key carry its association too: both associations pick the record's versions.
+        const records = (await this.reader.readByAssociations([
+            idempotencyKey(visitorKey, keyHash),
+            ALL_IDEMPOTENCY_RECORDS(),
+        ])) as Array<StoredRecord | null>;
+        return latestVersions(records.filter(isRecord).map(toIdempotency), (r) => r.keyHash)[0];
     }
 
-    /** Writes the record of a key (one per visitor and key: upserted). */
-    public async saveIdempotency(record: IdempotencyRecord): Promise<void> {
-        await this.persis.updateByAssociations(
-            [idempotencyKey(record.visitorKey, record.keyHash), ALL_IDEMPOTENCY_RECORDS()],
-            { kind: 'idempotency', ...record },
-            true,
-        );
+    /** Stores `record` as the next version of its key's record (as `save` does for sessions) and returns it. */
+    public async saveIdempotency(record: IdempotencyRecord): Promise<IdempotencyRecord> {
+        const saved: IdempotencyRecord = { ...record, revision: (record.revision ?? 0) + 1 };
+        await this.persis.createWithAssociations({ kind: 'idempotency', ...saved }, [
+            idempotencyKey(record.visitorKey, record.keyHash),
+            ALL_IDEMPOTENCY_RECORDS(),
+        ]);
+        return saved;
     }
 
     /** Every idempotency record (for the expiry job). */
     public async listIdempotency(): Promise<IdempotencyRecord[]> {
-        return (await this.readRecords(ALL_IDEMPOTENCY_RECORDS())).map(toIdempotency);
+        return latestVersions((await this.readRecords(ALL_IDEMPOTENCY_RECORDS())).map(toIdempotency), (r) => `${r.visitorKey}:${r.keyHash}`);
     }
 
     /** Removes a key's record and its claims. */
@@ -245,12 +257,50 @@ export class SessionStore {
     /** Records carrying `association`; the runtime hands them over as plain objects (never a `null` among them here). */
     private async readRecords(association: RocketChatAssociationRecord): Promise<StoredRecord[]> {
         const records = (await this.reader.readByAssociation(association)) as Array<StoredRecord | null>;
-        return records.filter((r): r is StoredRecord => r !== null && r !== undefined);
+        return records.filter(isRecord);
     }
 
     private sessionKeys(session: UploadSession): RocketChatAssociationRecord[] {
-        return [key('upload', session.id), key('session', session.id), key('visitor', session.visitorKey), ALL_SESSIONS()];
+        return [key('session', session.id), key('upload', session.id), key('visitor', session.visitorKey), ALL_SESSIONS()];
     }
+
+    private claimKeys(claim: Claim, owner: ClaimOwner): RocketChatAssociationRecord[] {
+        return [key('claim', claim.claimId), key('claims', claim.key), ownerKey(owner)];
+    }
+}
+
+const isRecord = (r: StoredRecord | null | undefined): r is StoredRecord => r !== null && r !== undefined;
+
+const OUTCOMES: ReadonlyArray<string> = ['done', 'failed', 'aborted'];
+
+/**
+ * The latest version of each record (grouped by `idOf`): the highest revision; between versions of
+ * one revision, an outcome over a state that is not one, then the later in the list (the later insert).
+ */
+function latestVersions<T extends { revision?: number; state: string }>(versions: T[], idOf: (v: T) => string): T[] {
+    const latest = new Map<string, T>();
+    const rank = (v: T): [number, number] => [v.revision ?? 0, OUTCOMES.includes(v.state) ? 1 : 0];
+    for (const version of versions) {
+        const seen = latest.get(idOf(version));
+        const [a, b] = [rank(version), seen ? rank(seen) : [-1, -1]];
+        if (!seen || a[0] > b[0] || (a[0] === b[0] && a[1] >= b[1])) {
+            latest.set(idOf(version), version);
+        }
+    }
+    return [...latest.values()];
+}
+
+/** Each claim once: renewed last when it was renewed last, since when it was first inserted. */
+function latestClaims(records: Claim[]): Claim[] {
+    const byId = new Map<string, Claim>();
+    for (const claim of records) {
+        const seen = byId.get(claim.claimId);
+        byId.set(
+            claim.claimId,
+            seen ? { ...seen, sinceMs: Math.min(seen.sinceMs, claim.sinceMs), renewedAtMs: Math.max(seen.renewedAtMs, claim.renewedAtMs) } : claim,
+        );
+    }
+    return [...byId.values()];
 }
 
 function idempotencyKey(visitorKey: string, keyHash: string): RocketChatAssociationRecord {

@@ -118,7 +118,14 @@ export async function uploadSingle(ctx: UploadContext, request: SingleUploadRequ
         settled,
         act: async () => {
             const config = await ctx.config();
-            const record: IdempotencyRecord = { visitorKey, keyHash, fingerprint, state: 'posting', expiresAt: ctx.nowMs + config.sessionTtlMs };
+            const record: IdempotencyRecord = {
+                visitorKey,
+                keyHash,
+                fingerprint,
+                state: 'posting',
+                expiresAt: ctx.nowMs + config.sessionTtlMs,
+                revision: earlier?.revision,
+            };
             const recovered = earlier?.posting
                 ? await recoverEarlierPost(ctx.read, ctx.modify, room.id, earlier.posting, request.description)
                 : undefined;
@@ -157,7 +164,7 @@ const PASSING_CODES: ReadonlyArray<UploadError['code']> = ['error-upload-incompl
 /** Records a final refusal (a coded error but a passing one); anything else may pass on a retry and is not recorded. */
 async function recordFailure(
     e: unknown,
-    save: (failure: { code: UploadError['code']; details: UploadError['details'] }) => Promise<void>,
+    save: (failure: { code: UploadError['code']; details: UploadError['details'] }) => Promise<unknown>,
 ): Promise<void> {
     if (e instanceof UploadError && !PASSING_CODES.includes(e.code)) {
         await save({ code: e.code, details: e.details });
@@ -345,7 +352,7 @@ async function refreshSlot(store: SessionStore, entry: CachedSession, index: num
 async function storeChunkOnce(ctx: UploadContext, store: SessionStore, entry: CachedSession, mark: ChunkMark, base64: string): Promise<void> {
     const { id } = entry.session;
     await runLocally(ctx.state, `chunk:${id}:${mark.index}`, async () => {
-        // A repeat of the same bytes is written again: an upsert of the same record, and it puts back
+        // A repeat of the same bytes is written again: another copy of the same content, and it puts back
         // bytes a completion found missing (whose mark it then removed), whatever this server remembers.
         const known = entry.chunks.get(mark.index);
         if (known && known.sha256 !== mark.sha256) {
@@ -504,17 +511,14 @@ async function readCheckedFile(
 }
 
 async function finish(ctx: UploadContext, store: SessionStore, session: UploadSession, message: Record<string, unknown>): Promise<Answer> {
-    const done: UploadSession = { ...session, state: 'done', messageId: String(message._id), posting: undefined };
-    await store.save(done);
+    const done = await store.save({ ...session, state: 'done', messageId: String(message._id), posting: undefined });
     ctx.state.sessions.put(done);
     removeChunkBytesLater(ctx, store, session);
     return { status: 200, content: { ...message, success: true, ...progressOf(done, done.size) } };
 }
 
 async function failSession(ctx: UploadContext, store: SessionStore, session: UploadSession, failure: UploadSession['failure']): Promise<void> {
-    const failed: UploadSession = { ...session, state: 'failed', failure, posting: undefined };
-    await store.save(failed);
-    ctx.state.sessions.put(failed);
+    ctx.state.sessions.put(await store.save({ ...session, state: 'failed', failure, posting: undefined }));
     removeChunkBytesLater(ctx, store, session);
 }
 

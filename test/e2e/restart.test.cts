@@ -63,7 +63,10 @@ function storedKinds(uploadId: string): string[] {
         const rows = db
             .prepare('SELECT p.data FROM persistence p JOIN persistence_assoc a ON a.record_id = p.id WHERE a.assoc = ?')
             .all(`misc:livechat-upload:upload:${uploadId}`) as Array<{ data: string }>;
-        return rows.map((r) => String(JSON.parse(r.data).kind)).sort();
+        return rows
+            .map((r) => JSON.parse(r.data))
+            .map((data) => (data.kind === 'session' ? `session ${data.state}${data.posting ? ' posting' : ''}` : String(data.kind)))
+            .sort();
     } finally {
         db.close();
     }
@@ -88,7 +91,10 @@ async function eventually(check: () => void, withinMs = 10_000): Promise<void> {
     const answer = await uploadResumable(target, visitor, posted);
     expect(answer.body).toMatchObject({ success: true, complete: true, file: { name: 'posted.bin' } });
     const chunks = Math.ceil(posted.bytes.length / answer.body.chunkSizeBytes);
-    await eventually(() => expect(storedKinds(answer.body.uploadId)).toEqual([...Array(chunks).fill('mark'), 'session']));
+    // The marks, and the session's versions: as created, about to post, posted.
+    await eventually(() =>
+        expect(storedKinds(answer.body.uploadId)).toEqual([...Array(chunks).fill('mark'), 'session done', 'session open', 'session open posting']),
+    );
     expect((await callApp(target, 'GET', 'uploads', { token: visitor.token, query: { uploadId: answer.body.uploadId } })).body).toMatchObject({
         success: true,
         complete: true,
@@ -103,8 +109,8 @@ async function eventually(check: () => void, withinMs = 10_000): Promise<void> {
     const { uploadId, chunkSizeBytes } = created.body;
     const data = aborted.bytes.subarray(0, chunkSizeBytes).toString('base64');
     expect((await callApp(target, 'PATCH', 'uploads', { token: visitor.token, body: { uploadId, offset: 0, data } })).status).toBe(200);
-    expect(storedKinds(uploadId)).toEqual(['chunk', 'mark', 'session']);
+    expect(storedKinds(uploadId)).toEqual(['chunk', 'mark', 'session open']);
     expect((await callApp(target, 'DELETE', 'uploads', { token: visitor.token, query: { uploadId } })).body).toEqual({ success: true, uploadId });
-    await eventually(() => expect(storedKinds(uploadId)).toEqual(['mark', 'session']));
+    await eventually(() => expect(storedKinds(uploadId)).toEqual(['mark', 'session aborted', 'session open']));
     expect((await history(target, visitor)).map((m) => m.file?.name)).toEqual(['posted.bin']);
 });

@@ -129,15 +129,15 @@ describe('completion happens once', () => {
         const uploadId = await createFile(w, file);
         await sendAllButLast(w, uploadId, file);
         await resumable.send(w, uploadId, chunkOf(file, 1), 1);
-        // Rewind what the dying server had written: the message is in the room, the session still
-        // open with its posting attempt, and its claim left behind, no longer renewed.
-        const session = w.records.find((r) => r.data.kind === 'session')!;
+        // Rewind what the dying server had written: the message is in the room, the session's last
+        // version the one with its posting attempt, and its claim left behind, no longer renewed.
+        await w.server.whenIdle();
+        w.records = w.records.filter((r) => !(r.data.kind === 'session' && r.data.state === 'done'));
+        expect(w.records.filter((r) => r.data.kind === 'session').map((r) => [r.data.state, Boolean(r.data.posting)])).toEqual([
+            ['open', false],
+            ['open', true],
+        ]);
         const message = w.messages[0];
-        Object.assign(session.data, {
-            state: 'open',
-            messageId: null,
-            posting: { name: 'data.bin', size: file.length, type: 'application/octet-stream', sinceMs: Date.now() - 1_000 },
-        });
         w.records.push({
             id: 'dead-claim',
             data: { kind: 'claim', key: `complete:${uploadId}`, claimId: 'dead', sinceMs: Date.now() - 1_000, renewedAtMs: Date.now() - 1_000 },
@@ -152,7 +152,7 @@ describe('completion happens once', () => {
         expect(postedFiles(w)).toEqual([sha(file)]);
         // The chunk bytes go right after the answer; the session and its small marks stay until the lifetime ends.
         await other.whenIdle();
-        expect(w.records.map((r) => r.data.kind).sort()).toEqual(['mark', 'mark', 'session']);
+        expect(w.records.map((r) => r.data.kind).sort()).toEqual(['mark', 'mark', 'session', 'session', 'session']);
     });
 
     it('finds the message of a completion whose upload call failed after posting (a runtime timeout), and posts nothing new', async () => {
@@ -179,11 +179,11 @@ function chunkBytesRecords(uploadId: string, file: Buffer): FakeWorld['records']
             id: `c${index}`,
             data: { kind: 'chunk', index, sha256: hash, data: bytes.toString('base64') },
             keys: [
-                key('upload', uploadId),
-                key('chunks', uploadId),
-                key('chunk', uploadId, index),
                 key('chunk', uploadId, index, hash),
+                key('chunk', uploadId, index),
                 key('chunk-group', uploadId, 0),
+                key('chunks', uploadId),
+                key('upload', uploadId),
             ],
         };
     });
@@ -281,6 +281,35 @@ describe('the visitor quota holds under concurrency', () => {
                 .map((r) => r.data.id)
                 .sort(),
         ).toEqual(created.map((a) => a.content.uploadId).sort());
+    });
+});
+
+describe('what the app asks of app persistence', () => {
+    it('only inserts, reads and removes: a finished, an aborted and a keyed upload, a retried chunk, a wait for a completion', async () => {
+        const w = world();
+        w.uploadDelayMs = 30;
+        const file = fileOf(3);
+        const uploadId = await createFile(w, file);
+        await sendAllButLast(w, uploadId, file);
+        await resumable.send(w, uploadId, chunkOf(file, 1), 1);
+        const answers = await Promise.all([
+            resumable.send(w, uploadId, chunkOf(file, 2), 2),
+            resumable.complete(w, uploadId, { token: 'token-A', server: createServer() }),
+        ]);
+        expectOneMessage(w, file, answers);
+        const aborted = await createFile(w, fileOf(2), 'other.bin');
+        expect((await resumable.abort(w, aborted)).status).toBe(200);
+        const keyed = { token: 'token-A', headers: { 'idempotency-key': 'k' } };
+        const note = { rid: 'roomA', file: { name: 'note.txt', type: 'text/plain', data: Buffer.from('hi').toString('base64') } };
+        expect([(await single(w, note, keyed)).status, (await single(w, note, keyed)).status]).toEqual([200, 200]);
+        await w.server.whenIdle();
+        const calls = [...new Set(w.bridgeCalls.filter((c) => c.startsWith('persistence.')))].sort();
+        expect(calls).toEqual([
+            'persistence.createWithAssociations',
+            'persistence.readByAssociation',
+            'persistence.readByAssociations',
+            'persistence.removeByAssociation',
+        ]);
     });
 });
 

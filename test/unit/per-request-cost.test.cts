@@ -39,7 +39,7 @@ describe('a middle chunk', () => {
         w.bridgeCalls = [];
         const answer = await resumable.send(w, uploadId, chunkOf(file, 1), 1);
         expect(answer.content).toMatchObject({ success: true, offset: 2 * 76_608, complete: false });
-        expect(w.bridgeCalls).toEqual(['persistence.updateByAssociations', 'persistence.updateByAssociations', 'persistence.readByAssociation']);
+        expect(w.bridgeCalls).toEqual(['persistence.createWithAssociations', 'persistence.createWithAssociations', 'persistence.readByAssociation']);
     });
 
     it('costs one more read on a server that has not seen the upload: the session', async () => {
@@ -50,8 +50,8 @@ describe('a middle chunk', () => {
         await resumable.send(w, uploadId, chunkOf(file, 0), 0, { token: 'token-A', server: createServer() });
         expect(w.bridgeCalls).toEqual([
             'persistence.readByAssociation',
-            'persistence.updateByAssociations',
-            'persistence.updateByAssociations',
+            'persistence.createWithAssociations',
+            'persistence.createWithAssociations',
             'persistence.readByAssociation',
         ]);
     });
@@ -181,7 +181,7 @@ describe('completions on one server', () => {
         }
         expect(w.records.filter((r) => r.data.kind === 'chunk')).toHaveLength(3);
         await w.server.whenIdle();
-        expect(w.records.map((r) => r.data.kind).sort()).toEqual(['mark', 'mark', 'mark', 'session']);
+        expect(w.records.map((r) => r.data.kind).sort()).toEqual(['mark', 'mark', 'mark', 'session', 'session', 'session']); // the session as created, posting, done
         expect((await resumable.status(w, uploadId)).content).toMatchObject({ success: true, complete: true, _id: w.messages[0].id });
     });
 });

@@ -77,7 +77,7 @@ const key = (...parts: Array<string | number>): RocketChatAssociationRecord =>
 
 /**
  * `POST readback {chunks, chunkBytes}`: stores chunk records as the app's SessionStore does (base64,
- * upserted by three associations), then times reading them back one by one (as completion does)
+ * inserted with three associations), then times reading them back one by one (as completion does)
  * and all in one call.
  */
 class ReadbackEndpoint extends ApiEndpoint {
@@ -90,7 +90,7 @@ class ReadbackEndpoint extends ApiEndpoint {
         let started = Date.now();
         for (let index = 0; index < chunks; index += 1) {
             const data = randomBytes(chunkBytes).toString('base64');
-            await persis.updateByAssociations([key('upload', id), key('chunks', id), key('chunk', id, index)], { index, data }, true);
+            await persis.createWithAssociations({ index, data }, [key('chunk', id, index), key('chunks', id), key('upload', id)]);
         }
         const writeMs = Date.now() - started;
         started = Date.now();
@@ -113,7 +113,7 @@ class ReadbackEndpoint extends ApiEndpoint {
 /**
  * `PATCH store?steps=bytes,mark,slot&chunkSizeBytes=N` with a chunk body: stores the chunk's base64
  * data as the app's SessionStore does, one step per bridge call named in `steps` — `bytes` (the
- * data, upserted under its slot and hash), `mark` (the small mark record), `slot` (the slot's marks
+ * data, inserted under its slot and hash), `mark` (the small mark record), `slot` (the slot's marks
  * read back) — and answers like a middle chunk. What storing a chunk costs at least, whatever the app
  * decides. The slot is `offset / chunkSizeBytes`: the bench passes the app's `limits.chunkSizeBytes`,
  * so the slots stay the app's if its chunk size changes; without it the answer is a 400.
@@ -131,18 +131,20 @@ class StoreEndpoint extends ApiEndpoint {
         const index = Math.floor(offset / chunkSizeBytes);
         const hash = sha256 ?? 'last';
         if (steps.includes('bytes')) {
-            await persis.updateByAssociations(
-                [key('upload', uploadId), key('chunks', uploadId), key('chunk', uploadId, index), key('chunk', uploadId, index, hash)],
-                { kind: 'chunk', index, sha256: hash, data },
-                true,
-            );
+            await persis.createWithAssociations({ kind: 'chunk', index, sha256: hash, data }, [
+                key('chunk', uploadId, index, hash),
+                key('chunk', uploadId, index),
+                key('chunks', uploadId),
+                key('upload', uploadId),
+            ]);
         }
         if (steps.includes('mark')) {
-            await persis.updateByAssociations(
-                [key('upload', uploadId), key('marks', uploadId), key('mark', uploadId, index), key('mark', uploadId, index, hash)],
-                { kind: 'mark', index, length: data.length, sha256: hash },
-                true,
-            );
+            await persis.createWithAssociations({ kind: 'mark', index, length: data.length, sha256: hash }, [
+                key('mark', uploadId, index, hash),
+                key('mark', uploadId, index),
+                key('marks', uploadId),
+                key('upload', uploadId),
+            ]);
         }
         if (steps.includes('slot')) {
             await read.getPersistenceReader().readByAssociation(key('mark', uploadId, index));

@@ -63,9 +63,6 @@ export class HostPersistenceBridge extends PersistenceBridge {
         upsert: boolean,
         appId: string,
     ): Promise<string> {
-        // Rocket.Chat's updateMany: every matching record gets the data; the first id is returned
-        const id = this.ctx.store.persistenceUpsertByAssociations(appId, keys(associations), data, upsert);
-        if (id === undefined) throw new Error('No record with those associations to update');
-        return id;
+        return this.ctx.store.persistenceUpsertByAssociations(appId, keys(associations), data, upsert);
     }
 }
