@@ -448,6 +448,15 @@ export async function raiseSizeSettings(info: HostInfo, bytes: number): Promise<
     if (app.status !== 200) throw new Error(`app settings: ${app.status} ${JSON.stringify(app.body).slice(0, 200)}`);
 }
 
+/** Sets some of the app's settings as the admin UI does (the whole setting object, new value). */
+export async function setAppSettings(info: HostInfo, values: Record<string, unknown>): Promise<void> {
+    const headers = await adminHeaders(info);
+    const current = (await call(`${info.url}/api/apps/${info.appId}/settings`, 'GET', undefined, headers)).body.settings as Record<string, Json>;
+    const settings = Object.entries(values).map(([id, value]) => ({ ...current[id], value }));
+    const app = await call(`${info.url}/api/apps/${info.appId}/settings`, 'POST', { settings }, headers);
+    if (app.status !== 200) throw new Error(`app settings: ${app.status} ${JSON.stringify(app.body).slice(0, 200)}`);
+}
+
 /** Registers a visitor and opens their room through Rocket.Chat's livechat REST, as a widget does. */
 export async function openVisitor(info: HostInfo): Promise<Visitor> {
     const token = `bench-${randomBytes(12).toString('hex')}`;

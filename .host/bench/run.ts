@@ -12,7 +12,8 @@
 //             store?steps=bytes and bytes,mark,slot (--calls N, default 200; --call-profile adds where the host's CPU goes in the
 //             do-nothing calls, from a V8 CPU profile of the host)
 //   cheap     one uploadBuffer of --cheap-size (16m) with a plain Buffer and with the app's withCheapToJson, --repeat N times alternately
-//   together  peak memory while --visitors (4) visitors complete --together-size (16m) at the same moment; --together-before REF
+//   together  peak memory while --visitors (4) visitors complete --together-size (16m) at the same moment, with the app's
+//             completions-at-once setting at each of --together-caps (2,100: the default, and no cap); --together-before REF
 //             adds a row for the app as it was at git ref REF (packaged from a temporary worktree), for a before/after
 //   big       (default with --engine-fix) --big-size (100m) end to end, engine-safe limit raised for the bench only, and one uploadBuffer of it
 //   ceiling   one uploadBuffer at --probe-sizes (1m,5m,10m,20m,25m,30m,40m,50m), after a timeout watching --watch-after-timeout S (30)
@@ -29,6 +30,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { APP_SETTING_IDS } from '../../lib/settings';
 import { parseEngineFixes } from '../src/engine-fix';
 import { summarizeCpuProfile } from './cpu-profile';
 import {
@@ -43,6 +45,7 @@ import {
     probeReadback,
     probeUploadBuffer,
     raiseSizeSettings,
+    setAppSettings,
     repoRoot,
     sendBodies,
     startBareExpress,
@@ -80,6 +83,7 @@ const VALUE_FLAGS = [
     'engine-cap',
     'app-zip',
     'together-before',
+    'together-caps',
 ];
 
 const flags = new Map<string, string>();
@@ -554,9 +558,11 @@ async function main(): Promise<void> {
         const visitors = Number(flags.get('visitors') ?? 4);
         const width = Math.max(1, Math.min(parallel, limits.maxParallelChunks));
         const before = flags.get('together-before');
-        const builds: Array<{ label: string; zip: string }> = [
+        const caps = (flags.get('together-caps') ?? '2,100').split(',').map(Number);
+        const thisBuild = flags.has('app-zip') ? path.basename(zip) : 'this build';
+        const builds: Array<{ label: string; zip: string; cap?: number }> = [
             ...(before ? [{ label: `as at ${before}`, zip: packageAtRef(before) }] : []),
-            { label: flags.has('app-zip') ? path.basename(zip) : 'this build', zip },
+            ...caps.map((cap) => ({ label: `${thisBuild}, ${cap} completion${cap === 1 ? '' : 's'} at once per server`, zip, cap })),
         ];
         const rows: string[][] = [];
         for (const build of builds) {
@@ -564,6 +570,7 @@ async function main(): Promise<void> {
             const r = await withHost(
                 build.zip,
                 async (h) => {
+                    if (build.cap !== undefined) await setAppSettings(h.info, { [APP_SETTING_IDS.maxConcurrentCompletions]: build.cap });
                     const people = [{ token: h.info.visitorToken, rid: h.info.rid }];
                     while (people.length < visitors) people.push(await openVisitor(h.info));
                     let arrived = 0;
@@ -595,7 +602,7 @@ async function main(): Promise<void> {
                 `${fmtS(lastMs[0])} – ${fmtS(lastMs[lastMs.length - 1])}`,
             ]);
         }
-        const beforeFlag = before ? ` --together-before ${before}` : '';
+        const beforeFlag = `${before ? ` --together-before ${before}` : ''} --together-caps ${caps.join(',')}`;
         add(
             ratioTables,
             `${visitors} visitors completing ${fmtSize(size)} at the same moment (${command(`--only together --visitors ${visitors} --together-size ${flags.get('together-size') ?? '16m'}${beforeFlag}`)})`,
