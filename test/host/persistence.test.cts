@@ -1,7 +1,7 @@
 /**
- * The local host's app persistence answers as Rocket.Chat's bridge does (docs/ROCKETCHAT.md, "App
- * persistence and concurrency"): reads and removals by every association given, in any order;
- * an update only of a record whose list of associations is exactly the one given.
+ * The local host's app persistence answers as Rocket.Chat's bridge does: reads and removals by
+ * every association given, in any order; an update only of a record whose list of associations is
+ * exactly the one given (docs/ROCKETCHAT.md, "App persistence and concurrency").
  */
 import { describe, expect, it } from '@jest/globals';
 
