@@ -88,8 +88,8 @@ function readServerMaxFileSize(server: Values, problems: string[]): number {
     const { id, defaultValue } = SERVER_SETTINGS.maxFileSizeBytes;
     const raw = server[id];
     const n = typeof raw === 'number' ? raw : Number(raw);
-    // core also falls back to its default when the value is 0
-    if (raw === undefined || raw === null || raw === '' || n === 0) {
+    // 0 is kept: Rocket.Chat's store then refuses every file that is not empty (docs/ROCKETCHAT.md, "Server settings").
+    if (raw === undefined || raw === null || raw === '') {
         return defaultValue;
     }
     if (!Number.isFinite(n) || n < -1) {

@@ -22,10 +22,10 @@ describe('resolveConfig: the effective size limit', () => {
             ENGINE_SAFE_MAX_FILE_SIZE_BYTES,
         ],
         [
-            "core's default when the server says 0",
+            "0 when the server says 0, as Rocket.Chat's store refuses every file that is not empty then",
             { [SERVER_SETTING_IDS.maxFileSizeBytes]: 0 },
             { [APP_SETTING_IDS.maxFileSizeMb]: 500 },
-            ENGINE_SAFE_MAX_FILE_SIZE_BYTES,
+            0,
         ],
     ])('takes %s', (_what, server, app, expected) => {
         expect(resolveConfig(app, server).config.maxFileSizeBytes).toBe(expected);
