@@ -16,6 +16,7 @@ export function toCoreMessage(message: Record<string, unknown>): Record<string, 
     set(core, 'u', toCoreUser(app.sender));
     set(core, 'file', app.file);
     set(core, 'files', app.files ?? unmapped.files);
+    set(core, 'alias', app.alias);
     set(core, 'groupable', app.groupable);
     set(core, 'editedAt', app.editedAt);
     set(core, 'editedBy', toCoreUser(app.editor));
@@ -51,6 +52,7 @@ interface AppMessage {
     sender?: AppUser | null;
     file?: unknown;
     files?: unknown;
+    alias?: unknown;
     groupable?: unknown;
     editedAt?: unknown;
     editor?: AppUser | null;

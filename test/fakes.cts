@@ -331,7 +331,7 @@ export function createAccessors(world: FakeWorld): FakeAccessors {
                         updatedAt: new Date(),
                         text: '',
                         file: { _id: file.id, name: file.name, type: 'application/octet-stream' },
-                        groupable: false,
+                        ...(visitor.name && { alias: visitor.name }),
                         token: visitor.token,
                         attachments: [
                             { title: { value: file.name, link: `/file-upload/${file.id}/${file.name}`, displayDownloadLink: true }, type: 'file' },

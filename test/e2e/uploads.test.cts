@@ -57,6 +57,7 @@ describe.each(['single', 'resumable'] as const)('the %s path', (path) => {
             success: true,
             rid: visitor.rid,
             msg: '',
+            alias: 'E2E Visitor', // as core's answer: the livechat sendMessage names the visitor
             file: { name: 'square.png', type: 'image/png' },
             attachments: [attachment],
         });

@@ -224,7 +224,9 @@ export abstract class HostUploadBridge extends UploadBridge {
             msg: '',
             file: fileRef,
             files: [fileRef],
-            groupable: false,
+            // Rocket.Chat's sendMessageLivechat passes no `groupable` on, and sendMessage sets the alias
+            // to the visitor's name (docs/ROCKETCHAT.md, "The upload accessor").
+            ...(visitor.name && { alias: visitor.name }),
             attachments: [attachment],
             u: {
                 _id: visitor._id,
