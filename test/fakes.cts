@@ -148,6 +148,11 @@ export interface FakeWorld {
      * request fails after the file is in the room, as when a server dies or a call times out there.
      */
     failAfterUpload?: string;
+    /**
+     * Makes uploads store the file and post no message, as Rocket.Chat's does when the room closed or
+     * livechat was turned off between its store and its post (`sendFileLivechatMessage` returns false).
+     */
+    storeWithoutPosting?: boolean;
     /** Milliseconds each uploadBuffer takes, so that other requests interleave with it. */
     uploadDelayMs?: number;
     /** Upload calls made (including rejected ones). */
@@ -323,6 +328,9 @@ export function createAccessors(world: FakeWorld): FakeAccessors {
                     const room = descriptor.room as ILivechatRoom;
                     const file = { id: nextId('file'), name: descriptor.filename, rid: room.id, bytes: Buffer.from(bytes) };
                     world.files.push(file);
+                    if (world.storeWithoutPosting) {
+                        return partial<IUpload>({ id: file.id, name: file.name, size: String(bytes.length) });
+                    }
                     world.messages.push({
                         id: nextId('msg'),
                         roomId: file.rid,

@@ -47,7 +47,8 @@ export async function findFileMessage(read: IRead, rid: string, fileId: string):
  * (docs/ROCKETCHAT.md, "The upload accessor"), then puts the description on the attachment as
  * core does and reads the message back. The accessor has no description field, so the app edits
  * the message as its own user: Rocket.Chat then shows it as edited. Returns the upload id and the
- * message in core's shape. Throws `StoreRejectedError` when the store refuses the file.
+ * message in core's shape. Throws `StoreRejectedError` when the store refuses the file, or stores
+ * it and posts no message.
  */
 export async function postFile(read: IRead, modify: IModify, input: PostFileInput): Promise<PostedFile> {
     let upload;
@@ -65,7 +66,10 @@ export async function postFile(read: IRead, modify: IModify, input: PostFileInpu
     }
     const posted = await findFileMessage(read, input.room.id, upload.id);
     if (!posted) {
-        throw new Error(`the message of file ${upload.id} did not appear in room ${input.room.id}`);
+        // The accessor returns once its message is written; Rocket.Chat stores the file and posts
+        // nothing when the room closed or livechat was turned off between the two
+        // (docs/ROCKETCHAT.md, "The upload accessor").
+        throw new StoreRejectedError(`file ${upload.id} was stored but no message was posted in room ${input.room.id}`);
     }
     if (input.description) {
         await describeAttachment(read, modify, posted.id, input.description);

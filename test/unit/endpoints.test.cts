@@ -150,6 +150,15 @@ describe('POST upload', () => {
         expect(world.messages).toHaveLength(0);
     });
 
+    it('answers error-upload-rejected when the server stores the file but posts no message', async () => {
+        const world = createWorld();
+        world.storeWithoutPosting = true;
+        const started = Date.now();
+        expectError(await single(world, pngBody()), 400, 'error-upload-rejected');
+        expect([world.messages.length, world.uploadCalls]).toEqual([0, 1]);
+        expect(Date.now() - started).toBeLessThan(5_000); // a second of looking for the message, not a runtime timeout
+    });
+
     it('answers 405 error-method-not-allowed to GET', async () => {
         expectError(await call(createWorld(), UploadFileEndpoint, 'get', {}, { token: 'token-A' }), 405, 'error-method-not-allowed');
     });
