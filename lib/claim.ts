@@ -11,7 +11,8 @@
  * insert, and the later of the two inserts happened after the other's read (else that read would
  * have seen it) — so the later contender's read came after the earlier one's insert and saw it.
  * This needs only that a read sees every insert that finished before it started (MongoDB's
- * primary reads, which Rocket.Chat's persistence uses) and no clocks. Clocks matter only for
+ * primary reads: Rocket.Chat's default read preference, docs/API.md says what else breaks it) and
+ * no clocks. Clocks matter only for
  * *staleness*: a holder renews its claim every `CLAIM_RENEW_MS`, and a claim not renewed for
  * `CLAIM_STALE_MS` belongs to a server that died; it no longer blocks anyone. If a holder is alive
  * but cannot renew for that long (a stalled process) or clocks differ by more than that margin, a
