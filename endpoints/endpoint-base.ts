@@ -33,9 +33,12 @@ export abstract class EndpointBase extends ApiEndpoint {
         try {
             return await this.answer(request, read, modify, persis, handler, later);
         } finally {
-            const logger = this.app.getLogger();
-            const onError = (e: unknown): void => logger.error('work after the answer failed', { error: e instanceof Error ? e.message : String(e) });
-            later.forEach((work) => this.state.afterAnswer(work, onError));
+            if (later.length > 0) {
+                const logger = this.app.getLogger();
+                const onError = (e: unknown): void =>
+                    logger.error('work after the answer failed', { error: e instanceof Error ? e.message : String(e) });
+                later.forEach((work) => this.state.afterAnswer(work, onError));
+            }
         }
     }
 

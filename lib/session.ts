@@ -68,12 +68,7 @@ export function expectedChunkLength(session: Pick<UploadSession, 'size' | 'chunk
 
 /** Bytes stored without a gap from the start: tus's `Upload-Offset`. */
 export function contiguousOffset(session: Pick<UploadSession, 'size' | 'chunkSizeBytes'>, marks: ChunkMark[]): number {
-    const have = new Set(marks.map((m) => m.index));
-    let index = 0;
-    while (have.has(index)) {
-        index += 1;
-    }
-    return Math.min(index * session.chunkSizeBytes, session.size);
+    return new ChunkLedger(marks).offset(session);
 }
 
 /** True when every chunk is stored. */
@@ -117,7 +112,7 @@ export class ChunkLedger {
         return this.firstMissing;
     }
 
-    /** The gap-free prefix in bytes, as `contiguousOffset`. */
+    /** The bytes stored without a gap from the start: tus's `Upload-Offset`. */
     public offset(session: Pick<UploadSession, 'size' | 'chunkSizeBytes'>): number {
         return Math.min(this.firstMissingIndex() * session.chunkSizeBytes, session.size);
     }

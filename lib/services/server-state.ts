@@ -1,5 +1,5 @@
 import { KeyedMutex, Semaphore } from '../locks';
-import { ChunkLedger, type ChunkMark, type UploadSession } from '../session';
+import { ChunkLedger, type UploadSession } from '../session';
 
 /** How long requests wait for each other, and how claims are kept alive (see `claim.ts`). */
 export interface CoordinationTiming {
@@ -57,11 +57,10 @@ export class SessionCache {
         return entry;
     }
 
-    /** Caches `session` (keeping marks already known for it) and returns the entry. */
-    public put(session: UploadSession, marks: ChunkMark[] = []): CachedSession {
+    /** Caches `session` (keeping the chunks already known for it) and returns the entry. */
+    public put(session: UploadSession): CachedSession {
         const entry = this.entries.get(session.id) ?? { session, chunks: new ChunkLedger() };
         entry.session = session;
-        marks.forEach((m) => entry.chunks.add(m));
         this.entries.delete(session.id);
         this.entries.set(session.id, entry);
         while (this.entries.size > CACHED_SESSIONS_MAX) {

@@ -1,9 +1,8 @@
-import { createHash } from 'crypto';
-
 import type { IPersistence, IPersistenceRead } from '@rocket.chat/apps-engine/definition/accessors';
 import { RocketChatAssociationModel, RocketChatAssociationRecord } from '@rocket.chat/apps-engine/definition/metadata';
 
 import { type Claim } from '../claim';
+import { sha256Hex } from '../hash';
 import { type ChunkMark, normalizeSessionState, type PostingAttempt, type UploadFailure, type UploadSession } from '../session';
 
 /**
@@ -152,7 +151,7 @@ export class SessionStore {
                 const record = bySlotAndHash.get(`${mark.index}:${mark.sha256}`);
                 const bytes = record
                     ? Buffer.from(String(record.data), 'base64')
-                    : await this.readChunk(id, mark, (b) => createHash('sha256').update(b).digest('hex') === mark.sha256);
+                    : await this.readChunk(id, mark, (b) => sha256Hex(b) === mark.sha256);
                 await take(mark, bytes);
             }
         }

@@ -1,10 +1,11 @@
-import { createHash, randomBytes } from 'crypto';
+import { randomBytes } from 'crypto';
 
 import type { ILogger, IModify, IPersistence, IRead } from '@rocket.chat/apps-engine/definition/accessors';
 import type { ILivechatRoom } from '@rocket.chat/apps-engine/definition/livechat';
 
 import { type EffectiveConfig } from '../config';
 import { type Answer, UploadError } from '../errors';
+import { sha256Hex } from '../hash';
 import { type CheckedFile, checkDeclaredFile, checkFileBytes } from '../file-checks';
 import { effectiveAllowedTypes } from '../media-types';
 import {
@@ -49,11 +50,6 @@ export interface UploadContext {
     nowMs: number;
     /** Runs `work` once this request has been answered (`ServerState.afterAnswer`); it must not throw. */
     afterAnswer(work: () => Promise<void>): void;
-}
-
-/** The sha256 of `bytes` as lower-case hex, as clients send it. */
-export function sha256Hex(bytes: Buffer | string): string {
-    return createHash('sha256').update(bytes).digest('hex');
 }
 
 function storeOf(ctx: UploadContext): SessionStore {
