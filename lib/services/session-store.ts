@@ -1,3 +1,5 @@
+import { randomBytes } from 'crypto';
+
 import type { IPersistence, IPersistenceRead } from '@rocket.chat/apps-engine/definition/accessors';
 import { RocketChatAssociationModel, RocketChatAssociationRecord } from '@rocket.chat/apps-engine/definition/metadata';
 
@@ -18,13 +20,18 @@ import { type ChunkMark, normalizeSessionState, type PostingAttempt, type Upload
  * MongoDB's index on `associations` is searched by):
  * - session (each version): `session:<id>`, `upload:<id>`, `visitor:<visitorKey>`, `sessions`
  * - chunk:    `chunk:<id>:<index>:<sha256>`, `chunk:<id>:<index>`, `chunk-group:<id>:<index / CHUNKS_PER_READ>`,
- *             `chunks:<id>`, `upload:<id>` — bytes, base64
- * - mark:     `mark:<id>:<index>:<sha256>`, `mark:<id>:<index>`, `marks:<id>`, `upload:<id>` — index, length, sha256
+ *             `chunks:<id>`, `copy:<id>:<copyId>`, `upload:<id>` — bytes, base64
+ * - mark:     `mark:<id>:<index>:<sha256>`, `mark:<id>:<index>`, `marks:<id>`, `copy:<id>:<copyId>`, `upload:<id>` —
+ *             index, length, sha256
+ * - end mark: `upload:<id>` and `mark:<id>:<index>` of every chunk slot — one record, written when the upload ends
+ *             (done, failed, aborted), so any chunk's slot read-back meets it (`readSlot`)
  * - claim (and each renewal): `claim:<claimId>`, `claims:<key>`, and its owner's (`upload:<id>` or `idempotency:<…>`)
  * - idempotency (each version): `idempotency:<visitorKey>:<keyHash>`, `idempotency-records`
- * Chunks and marks are stored under their content's hash: a retried chunk adds a copy of the same
- * content, while different bytes at the same offset make a second content the writers can see
- * (`judgeChunkSlot`). Everything of an upload carries `upload:<id>`, so one call removes it all.
+ * Chunks and marks are stored under their content's hash, and each write under its own copy id: a
+ * retried chunk sent to a server that has not seen it adds a copy of the same content, different
+ * bytes at the same offset make a second content the writers can see (`judgeChunkSlot`), and a
+ * writer that must take its write back removes its own copy only, never one another request stored.
+ * Everything of an upload carries `upload:<id>`, so one call removes it all.
  */
 const PREFIX = 'livechat-upload';
 
@@ -103,33 +110,56 @@ export class SessionStore {
         return (await this.readRecords(key('marks', id))).map(toMark);
     }
 
-    /** The marks of one chunk slot. */
-    public async readSlotMarks(id: string, index: number): Promise<ChunkMark[]> {
-        return (await this.readRecords(key('mark', id, index))).map(toMark);
+    /** What one chunk slot holds: its marks, and whether the upload has ended (its end mark is there). */
+    public async readSlot(id: string, index: number): Promise<ChunkSlot> {
+        const records = await this.readRecords(key('mark', id, index));
+        return { marks: records.filter((r) => r.kind !== 'end').map(toMark), ended: records.some((r) => r.kind === 'end') };
     }
 
     /**
-     * Stores one chunk's bytes, then its mark, so a mark means its bytes were stored. (Both at once
-     * measured no faster with `npm run bench`: the calls do not overlap on the server side.)
+     * Stores one chunk's bytes, then its mark, so a mark means its bytes were stored; returns the
+     * copy's id, which `removeCopy` takes. (Both at once measured no faster with `npm run bench`: the
+     * calls do not overlap on the server side.)
      */
-    public async writeChunk(id: string, mark: ChunkMark, base64: string): Promise<void> {
-        await this.persis.createWithAssociations({ kind: 'chunk', index: mark.index, sha256: mark.sha256, data: base64 }, [
+    public async writeChunk(id: string, mark: ChunkMark, base64: string): Promise<string> {
+        const copyId = randomCopyId();
+        await this.persis.createWithAssociations({ kind: 'chunk', index: mark.index, sha256: mark.sha256, copyId, data: base64 }, [
             key('chunk', id, mark.index, mark.sha256),
             key('chunk', id, mark.index),
             key('chunk-group', id, chunkGroupOf(mark.index)),
             key('chunks', id),
+            key('copy', id, copyId),
             key('upload', id),
         ]);
-        await this.persis.createWithAssociations({ kind: 'mark', ...mark }, [
+        await this.persis.createWithAssociations({ kind: 'mark', ...mark, copyId }, [
             key('mark', id, mark.index, mark.sha256),
             key('mark', id, mark.index),
             key('marks', id),
+            key('copy', id, copyId),
             key('upload', id),
         ]);
+        return copyId;
     }
 
-    /** Removes one content of a chunk slot, mark first. */
-    public async removeChunk(id: string, mark: ChunkMark): Promise<void> {
+    /** Removes the copy one `writeChunk` stored, mark first; the other copies of the same bytes stay. */
+    public async removeCopy(id: string, copyId: string): Promise<void> {
+        await this.persis.removeByAssociations([key('copy', id, copyId), key('marks', id)]);
+        await this.persis.removeByAssociation(key('copy', id, copyId));
+    }
+
+    /**
+     * Writes the upload's end mark: one record in every chunk slot (it carries each slot's mark
+     * association), so a chunk that reaches any server after the end meets it when it reads its slot
+     * back, takes its bytes back and is answered as the finished upload. Written before the answer
+     * that ends the upload and before its chunks are removed; removed with the upload.
+     */
+    public async markEnded(id: string, chunkCount: number): Promise<void> {
+        const slots = Array.from({ length: chunkCount }, (_, index) => key('mark', id, index));
+        await this.persis.createWithAssociations({ kind: 'end' }, [key('upload', id), ...slots]);
+    }
+
+    /** Removes every content of a chunk slot, marks first. */
+    public async removeSlotContent(id: string, mark: ChunkMark): Promise<void> {
         await this.persis.removeByAssociation(key('mark', id, mark.index, mark.sha256));
         await this.persis.removeByAssociation(key('chunk', id, mark.index, mark.sha256));
     }
@@ -267,6 +297,14 @@ export class SessionStore {
         return [key('claim', claim.claimId), key('claims', claim.key), ownerKey(owner)];
     }
 }
+
+/** What `readSlot` finds in one chunk slot. */
+export interface ChunkSlot {
+    marks: ChunkMark[];
+    ended: boolean;
+}
+
+const randomCopyId = (): string => randomBytes(8).toString('hex');
 
 const isRecord = (r: StoredRecord | null | undefined): r is StoredRecord => r !== null && r !== undefined;
 

@@ -302,7 +302,13 @@ export async function acceptChunk(ctx: UploadContext, request: ChunkRequest): Pr
         await (e.code === 'error-offset-mismatch' ? refreshMarks(store, entry) : refreshSlot(store, entry, request.offset / session.chunkSizeBytes));
         decision = decideChunk(session, entry.chunks, chunk, MAX_PARALLEL_CHUNKS);
     }
-    await storeChunkOnce(ctx, store, entry, { index: decision.index, length: request.bytes.length, sha256 }, request.base64);
+    const stored = await storeChunkOnce(ctx, store, entry, { index: decision.index, length: request.bytes.length, sha256 }, request.base64);
+    if (stored === 'ended') {
+        // The upload ended on another server (its end mark is in the slot): answer as it ended there.
+        ctx.state.sessions.forget(session.id);
+        const ended = ctx.state.sessions.put(await loadSession(ctx, store, session.id));
+        return (await finishedAnswer(ctx, ended.session)) ?? progressAnswer(ended);
+    }
     // Only the request carrying the last chunk completes: parallel chunks never start completions
     // of their own. When the last chunk overtook another, the client finishes with `POST uploads/complete`.
     if (decision.index === countChunks(session) - 1) {
@@ -331,35 +337,58 @@ async function refreshMarks(store: SessionStore, entry: CachedSession): Promise<
 /** Puts what the store holds now for one chunk slot in place of what this server remembers of it. */
 async function refreshSlot(store: SessionStore, entry: CachedSession, index: number): Promise<void> {
     const remembered = entry.chunks.get(index);
-    const slot = await store.readSlotMarks(entry.session.id, index);
+    const { marks } = await store.readSlot(entry.session.id, index);
     entry.chunks.remove(index);
-    const kept = slot.find((m) => m.sha256 === remembered?.sha256) ?? slot[0];
+    const kept = marks.find((m) => m.sha256 === remembered?.sha256) ?? marks[0];
     if (kept) {
         entry.chunks.add(kept);
     }
 }
 
 /**
- * Stores a chunk unless its slot holds other bytes. On this server the slot's requests run one at
- * a time (a lock per slot; other slots go on in parallel). Across servers the bytes are written
- * under their hash and the slot is read back (`judgeChunkSlot`): different bytes there make this
- * writer remove its own and answer `error-chunk-conflict`.
+ * Stores a chunk unless its slot holds other bytes; `ended` when the upload ended meanwhile on
+ * another server (nothing of this request stays). On this server the slot's requests run one at a
+ * time (a lock per slot; other slots go on in parallel). Across servers the bytes are written as a
+ * copy of their own and the slot is read back (`judgeChunkSlot`): different bytes there make this
+ * writer remove its copy and answer `error-chunk-conflict`. Bytes this server already took are
+ * not written again while the slot still holds them, so a chunk sent many times keeps one copy
+ * per server that took it.
  */
-async function storeChunkOnce(ctx: UploadContext, store: SessionStore, entry: CachedSession, mark: ChunkMark, base64: string): Promise<void> {
+async function storeChunkOnce(
+    ctx: UploadContext,
+    store: SessionStore,
+    entry: CachedSession,
+    mark: ChunkMark,
+    base64: string,
+): Promise<'stored' | 'ended'> {
     const { id } = entry.session;
-    await runLocally(ctx.state, `chunk:${id}:${mark.index}`, async () => {
-        // A repeat of the same bytes is written again: another copy of the same content, and it puts back
-        // bytes a completion found missing (whose mark it then removed), whatever this server remembers.
+    const conflict = (): UploadError => new UploadError('error-chunk-conflict', { offset: mark.index * entry.session.chunkSizeBytes });
+    return runLocally(ctx.state, `chunk:${id}:${mark.index}`, async () => {
         const known = entry.chunks.get(mark.index);
         if (known && known.sha256 !== mark.sha256) {
-            throw new UploadError('error-chunk-conflict', { offset: mark.index * entry.session.chunkSizeBytes });
+            throw conflict();
         }
-        await store.writeChunk(id, mark, base64);
-        if (judgeChunkSlot(mark.sha256, await store.readSlotMarks(id, mark.index)) === 'conflict') {
-            await store.removeChunk(id, mark);
-            throw new UploadError('error-chunk-conflict', { offset: mark.index * entry.session.chunkSizeBytes });
+        if (known) {
+            const slot = await store.readSlot(id, mark.index);
+            if (slot.ended) {
+                return 'ended';
+            }
+            if (slot.marks.some((m) => m.sha256 === mark.sha256)) {
+                return 'stored';
+            }
+            // A completion found these bytes missing and emptied the slot: they are written again.
+        }
+        const copyId = await store.writeChunk(id, mark, base64);
+        const slot = await store.readSlot(id, mark.index);
+        if (slot.ended || judgeChunkSlot(mark.sha256, slot.marks) === 'conflict') {
+            await store.removeCopy(id, copyId);
+            if (slot.ended) {
+                return 'ended';
+            }
+            throw conflict();
         }
         entry.chunks.add(mark);
+        return 'stored';
     });
 }
 
@@ -380,6 +409,7 @@ export async function abortSession(ctx: UploadContext, uploadId: string): Promis
         act: async () => {
             const session = current!;
             await store.save({ ...session, state: 'aborted' });
+            await store.markEnded(session.id, countChunks(session));
             removeChunkBytesLater(ctx, store, session);
             ctx.state.sessions.forget(session.id);
             ctx.logger.info('upload session aborted', { size: session.size });
@@ -469,7 +499,7 @@ async function readSettledMarks(ctx: UploadContext, store: SessionStore, session
  * server remembers of the upload, so the chunk sent again is taken here too.
  */
 async function emptySlot(ctx: UploadContext, store: SessionStore, id: string, index: number, marks: ChunkMark[]): Promise<void> {
-    await Promise.all(marks.filter((m) => m.index === index).map((m) => store.removeChunk(id, m)));
+    await Promise.all(marks.filter((m) => m.index === index).map((m) => store.removeSlotContent(id, m)));
     ctx.state.sessions.get(id)?.chunks.remove(index);
 }
 
@@ -509,12 +539,14 @@ async function readCheckedFile(
 async function finish(ctx: UploadContext, store: SessionStore, session: UploadSession, message: Record<string, unknown>): Promise<Answer> {
     const done = await store.save({ ...session, state: 'done', messageId: String(message._id), posting: undefined });
     ctx.state.sessions.put(done);
+    await store.markEnded(session.id, countChunks(session));
     removeChunkBytesLater(ctx, store, session);
     return { status: 200, content: { ...message, success: true, ...progressOf(done, done.size) } };
 }
 
 async function failSession(ctx: UploadContext, store: SessionStore, session: UploadSession, failure: UploadSession['failure']): Promise<void> {
     ctx.state.sessions.put(await store.save({ ...session, state: 'failed', failure, posting: undefined }));
+    await store.markEnded(session.id, countChunks(session));
     removeChunkBytesLater(ctx, store, session);
 }
 

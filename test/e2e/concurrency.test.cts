@@ -11,7 +11,20 @@ import { join } from 'path';
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 
 import { makeBinary, type TestFile } from './files.cjs';
-import { callApp, download, history, newVisitor, REMOTE_URL, type Reply, sha256, startTarget, type Target, type Visitor } from './harness.cjs';
+import {
+    callApp,
+    download,
+    eventually,
+    history,
+    newVisitor,
+    REMOTE_URL,
+    type Reply,
+    sha256,
+    startTarget,
+    storedKinds,
+    type Target,
+    type Visitor,
+} from './harness.cjs';
 
 jest.setTimeout(180_000);
 
@@ -205,6 +218,37 @@ describe('on one host', () => {
             [first, second, first, second, first, second].map((host) => sendChunk(host, visitor, session, file.bytes, chunks - 1)),
         );
         await expectExactlyOneMessage(second, visitor, file, answers);
+    });
+
+    it('answers a chunk reaching one host after the upload finished on the other with its message, and keeps none of its bytes', async () => {
+        const visitor = await newVisitor(first);
+        const file = makeBinary(230 * 1024, 'late-chunk.bin');
+        const session = await create(first, visitor, file);
+        const chunks = chunksOf(file, session);
+        // The second host takes the first chunk, so it holds the upload as open; the first takes the rest and completes.
+        expect((await sendChunk(second, visitor, session, file.bytes, 0)).body).toMatchObject({ success: true, complete: false });
+        let last: Reply | undefined;
+        for (let i = 1; i < chunks; i += 1) last = await sendChunk(first, visitor, session, file.bytes, i);
+        await expectExactlyOneMessage(first, visitor, file, [last!]);
+        const late = await Promise.all([0, 1, 0].map((index) => sendChunk(second, visitor, session, file.bytes, index)));
+        await expectExactlyOneMessage(second, visitor, file, late);
+        late.forEach((answer) => expect(answer.body).toMatchObject({ complete: true, offset: file.bytes.length }));
+        await eventually(() => expect(storedKinds(dataDir, session.uploadId).filter((kind) => kind === 'chunk')).toEqual([]));
+    });
+
+    it('answers a chunk reaching one host after an abort on the other with error-upload-not-found, and keeps none of its bytes', async () => {
+        const visitor = await newVisitor(first);
+        const file = makeBinary(230 * 1024, 'late-after-abort.bin');
+        const session = await create(first, visitor, file);
+        expect((await sendChunk(second, visitor, session, file.bytes, 0)).body).toMatchObject({ success: true, complete: false });
+        const aborted = await callApp(first, 'DELETE', 'uploads', { token: visitor.token, query: { uploadId: session.uploadId } });
+        expect({ status: aborted.status, body: aborted.body }).toEqual({ status: 200, body: { success: true, uploadId: session.uploadId } });
+        for (const index of [0, 1, 2]) {
+            const late = await sendChunk(second, visitor, session, file.bytes, index);
+            expect({ status: late.status, error: late.body.error }).toEqual({ status: 404, error: 'error-upload-not-found' });
+        }
+        await eventually(() => expect(storedKinds(dataDir, session.uploadId)).toEqual(['end', 'mark', 'session aborted', 'session open']));
+        expect((await history(first, visitor)).filter((m) => m.file)).toEqual([]);
     });
 
     it('never admits more than five uploads of one visitor created on both hosts at once', async () => {

@@ -8,6 +8,8 @@ import { createHash, randomBytes } from 'crypto';
 import { readFileSync } from 'fs';
 import { join } from 'path';
 
+import Database from 'better-sqlite3';
+
 import { spawnHost, ZIP } from '../host-process.cjs';
 
 const root = join(__dirname, '..', '..');
@@ -338,6 +340,38 @@ export async function appLogs(target: Target): Promise<AppLogEntry[]> {
         logs.push(...page.logs);
         if (page.logs.length === 0 || logs.length >= page.total) {
             return logs;
+        }
+    }
+}
+
+/**
+ * The kinds of the app's records stored for one upload (sessions with their state), read from the
+ * database file of a local host started with `dataDir` as it is now. Local host only.
+ */
+export function storedKinds(dataDir: string, uploadId: string): string[] {
+    const db = new Database(join(dataDir, 'host.sqlite'), { readonly: true, fileMustExist: true });
+    try {
+        const rows = db
+            .prepare('SELECT p.data FROM persistence p JOIN persistence_assoc a ON a.record_id = p.id WHERE a.assoc = ?')
+            .all(`misc:livechat-upload:upload:${uploadId}`) as Array<{ data: string }>;
+        return rows
+            .map((r) => JSON.parse(r.data))
+            .map((data) => (data.kind === 'session' ? `session ${data.state}${data.posting ? ' posting' : ''}` : String(data.kind)))
+            .sort();
+    } finally {
+        db.close();
+    }
+}
+
+/** Runs `check` until it passes or `withinMs` is over (then throws its last failure). */
+export async function eventually(check: () => void, withinMs = 10_000): Promise<void> {
+    const until = Date.now() + withinMs;
+    for (;;) {
+        try {
+            return check();
+        } catch (e) {
+            if (Date.now() > until) throw e;
+            await new Promise((resolve) => setTimeout(resolve, 100));
         }
     }
 }

@@ -3,10 +3,21 @@ import { tmpdir } from 'os';
 import { join } from 'path';
 
 import { afterAll, beforeAll, expect, it, jest } from '@jest/globals';
-import Database from 'better-sqlite3';
 
 import { makeBinary } from './files.cjs';
-import { callApp, download, history, newVisitor, REMOTE_URL, sha256, startTarget, type Target, uploadResumable } from './harness.cjs';
+import {
+    callApp,
+    download,
+    eventually,
+    history,
+    newVisitor,
+    REMOTE_URL,
+    sha256,
+    startTarget,
+    storedKinds,
+    type Target,
+    uploadResumable,
+} from './harness.cjs';
 
 jest.setTimeout(180_000);
 
@@ -56,34 +67,6 @@ afterAll(async () => {
     expect((await history(target, visitor)).filter((m) => m.file)).toHaveLength(1);
 });
 
-/** The kinds of the app's records stored for one upload, read from the host's database file as it is now. */
-function storedKinds(uploadId: string): string[] {
-    const db = new Database(join(dataDir, 'host.sqlite'), { readonly: true, fileMustExist: true });
-    try {
-        const rows = db
-            .prepare('SELECT p.data FROM persistence p JOIN persistence_assoc a ON a.record_id = p.id WHERE a.assoc = ?')
-            .all(`misc:livechat-upload:upload:${uploadId}`) as Array<{ data: string }>;
-        return rows
-            .map((r) => JSON.parse(r.data))
-            .map((data) => (data.kind === 'session' ? `session ${data.state}${data.posting ? ' posting' : ''}` : String(data.kind)))
-            .sort();
-    } finally {
-        db.close();
-    }
-}
-
-async function eventually(check: () => void, withinMs = 10_000): Promise<void> {
-    const until = Date.now() + withinMs;
-    for (;;) {
-        try {
-            return check();
-        } catch (e) {
-            if (Date.now() > until) throw e;
-            await new Promise((resolve) => setTimeout(resolve, 100));
-        }
-    }
-}
-
 // Reading the host's database needs the local host; against a real server (E2E_URL) this is reported as skipped.
 (REMOTE_URL ? it.skip : it)('keeps no chunk bytes once an upload is posted or aborted: they go right after the answer', async () => {
     const visitor = await newVisitor(target);
@@ -93,7 +76,13 @@ async function eventually(check: () => void, withinMs = 10_000): Promise<void> {
     const chunks = Math.ceil(posted.bytes.length / answer.body.chunkSizeBytes);
     // The marks, and the session's versions: as created, about to post, posted.
     await eventually(() =>
-        expect(storedKinds(answer.body.uploadId)).toEqual([...Array(chunks).fill('mark'), 'session done', 'session open', 'session open posting']),
+        expect(storedKinds(dataDir, answer.body.uploadId)).toEqual([
+            'end',
+            ...Array(chunks).fill('mark'),
+            'session done',
+            'session open',
+            'session open posting',
+        ]),
     );
     expect((await callApp(target, 'GET', 'uploads', { token: visitor.token, query: { uploadId: answer.body.uploadId } })).body).toMatchObject({
         success: true,
@@ -109,8 +98,8 @@ async function eventually(check: () => void, withinMs = 10_000): Promise<void> {
     const { uploadId, chunkSizeBytes } = created.body;
     const data = aborted.bytes.subarray(0, chunkSizeBytes).toString('base64');
     expect((await callApp(target, 'PATCH', 'uploads', { token: visitor.token, body: { uploadId, offset: 0, data } })).status).toBe(200);
-    expect(storedKinds(uploadId)).toEqual(['chunk', 'mark', 'session open']);
+    expect(storedKinds(dataDir, uploadId)).toEqual(['chunk', 'mark', 'session open']);
     expect((await callApp(target, 'DELETE', 'uploads', { token: visitor.token, query: { uploadId } })).body).toEqual({ success: true, uploadId });
-    await eventually(() => expect(storedKinds(uploadId)).toEqual(['mark', 'session aborted', 'session open']));
+    await eventually(() => expect(storedKinds(dataDir, uploadId)).toEqual(['end', 'mark', 'session aborted', 'session open']));
     expect((await history(target, visitor)).map((m) => m.file?.name)).toEqual(['posted.bin']);
 });

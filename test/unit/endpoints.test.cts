@@ -396,12 +396,13 @@ describe('resumable upload', () => {
         }
         expectError(last!, 400, 'error-checksum-mismatch', { field: 'sha256' });
         await world.server.whenIdle();
-        // The session's versions (as created, then failed) and the chunks' marks; no chunk bytes.
+        // The session's versions (as created, then failed), the chunks' marks and the end mark; no chunk bytes.
         expect(world.records.map((r) => [r.data.kind, r.data.state ?? null])).toEqual([
             ['session', 'open'],
             ['mark', null],
             ['mark', null],
             ['session', 'failed'],
+            ['end', null],
         ]);
         expect(world.messages).toHaveLength(0);
         expectError(await call(world, CompleteUploadEndpoint, 'post', { uploadId }, { token: 'token-A' }), 400, 'error-checksum-mismatch', {
@@ -431,12 +432,13 @@ describe('resumable upload', () => {
         expect(status.content).toMatchObject({ success: true, uploadId, offset: CHUNK_SIZE_BYTES, size: bigPng.length, complete: false });
         const aborted = await call(world, sessions, 'delete', {}, { token: 'token-A', query: { uploadId } });
         expect(aborted.content).toEqual({ success: true, uploadId });
-        // Chunk bytes go right after the answer; the session's record (aborted) and the marks stay until its lifetime ends.
+        // Chunk bytes go right after the answer; the session's record (aborted), the marks and the end mark stay until its lifetime ends.
         await world.server.whenIdle();
         expect(world.records.map((r) => [r.data.kind, r.data.state ?? null])).toEqual([
             ['session', 'open'],
             ['mark', null],
             ['session', 'aborted'],
+            ['end', null],
         ]);
         expectError(await call(world, sessions, 'get', {}, { token: 'token-A', query: { uploadId } }), 404, 'error-upload-not-found');
         expectError(await send(world, uploadId, bigPng, 1), 404, 'error-upload-not-found');

@@ -132,7 +132,7 @@ describe('completion happens once', () => {
         // Rewind what the dying server had written: the message is in the room, the session's last
         // version the one with its posting attempt, and its claim left behind, no longer renewed.
         await w.server.whenIdle();
-        w.records = w.records.filter((r) => !(r.data.kind === 'session' && r.data.state === 'done'));
+        w.records = w.records.filter((r) => !(r.data.kind === 'session' && r.data.state === 'done') && r.data.kind !== 'end');
         expect(w.records.filter((r) => r.data.kind === 'session').map((r) => [r.data.state, Boolean(r.data.posting)])).toEqual([
             ['open', false],
             ['open', true],
@@ -150,9 +150,9 @@ describe('completion happens once', () => {
         expect(answer.content).toMatchObject({ success: true, complete: true, _id: message.id });
         expect(w.uploadCalls).toBe(1);
         expect(postedFiles(w)).toEqual([sha(file)]);
-        // The chunk bytes go right after the answer; the session and its small marks stay until the lifetime ends.
+        // The chunk bytes go right after the answer; the session, its small marks and its end mark stay until the lifetime ends.
         await other.whenIdle();
-        expect(w.records.map((r) => r.data.kind).sort()).toEqual(['mark', 'mark', 'session', 'session', 'session']);
+        expect(w.records.map((r) => r.data.kind).sort()).toEqual(['end', 'mark', 'mark', 'session', 'session', 'session']);
     });
 
     it('finds the message of a completion whose upload call failed after posting (a runtime timeout), and posts nothing new', async () => {
@@ -233,6 +233,114 @@ describe('one content per chunk', () => {
         answers.filter((a) => a.status !== 200).forEach((a) => expectError(a, 409, 'error-chunk-conflict', { offset: 0 }));
         const marks = w.records.filter((r) => r.data.kind === 'mark');
         expect(marks.map((r) => r.data.sha256)).toEqual(accepted.map((i) => sha(variants[i])));
+    });
+});
+
+describe('a chunk sent again', () => {
+    const chunkRecords = (w: FakeWorld, kind: 'chunk' | 'mark', index: number): Array<Record<string, unknown>> =>
+        w.records.filter((r) => r.data.kind === kind && r.data.index === index).map((r) => r.data);
+
+    it('keeps one copy however often one server is sent the same chunk', async () => {
+        const w = world();
+        const file = fileOf(2);
+        const uploadId = await createFile(w, file);
+        for (let i = 0; i < 10; i += 1) {
+            expect((await resumable.send(w, uploadId, chunkOf(file, 0), 0)).content).toMatchObject({
+                success: true,
+                offset: 76_608,
+                complete: false,
+            });
+        }
+        expect(chunkRecords(w, 'chunk', 0)).toHaveLength(1);
+        expect(chunkRecords(w, 'mark', 0)).toHaveLength(1);
+    });
+
+    it('keeps the accepted bytes when a repeat of them meets different bytes sent at once, on three servers', async () => {
+        for (let round = 0; round < 20; round += 1) {
+            const w = world();
+            const file = fileOf(2);
+            const uploadId = await createFile(w, file);
+            expect((await resumable.send(w, uploadId, chunkOf(file, 0), 0)).status).toBe(200);
+            const other = Buffer.from(chunkOf(file, 0)).fill(5);
+            const [second, third] = [createServer(), createServer()];
+            const [again, elsewhere, conflicting] = await Promise.all([
+                resumable.send(w, uploadId, chunkOf(file, 0), 0),
+                resumable.send(w, uploadId, chunkOf(file, 0), 0, { token: 'token-A', server: second }),
+                resumable.send(w, uploadId, other, 0, { token: 'token-A', server: third }),
+            ]);
+            // The server that took the bytes answers 200 again; one that has not seen them may see the
+            // conflicting write still in the slot and refuse too; the different bytes are refused.
+            expect(again.content).toMatchObject({ success: true, offset: 76_608 });
+            if (elsewhere.status !== 200) expectError(elsewhere, 409, 'error-chunk-conflict', { offset: 0 });
+            expectError(conflicting, 409, 'error-chunk-conflict', { offset: 0 });
+            expect(new Set(chunkRecords(w, 'mark', 0).map((m) => m.sha256))).toEqual(new Set([sha(chunkOf(file, 0))]));
+            expect(new Set(chunkRecords(w, 'chunk', 0).map((m) => m.sha256))).toEqual(new Set([sha(chunkOf(file, 0))]));
+            for (const server of [w.server, second, third]) {
+                expect((await resumable.status(w, uploadId, { token: 'token-A', server })).content).toMatchObject({ offset: 76_608 });
+            }
+            expectOneMessage(w, file, [await resumable.send(w, uploadId, chunkOf(file, 1), 1, { token: 'token-A', server: third })]);
+        }
+    });
+});
+
+describe('a chunk that reaches a server after the upload ended on another', () => {
+    /** An upload whose first chunk `late` has taken (so `late` holds the upload as open), all its chunks stored. */
+    async function uploadSeenBy(w: FakeWorld, file: Buffer, late: ReturnType<typeof createServer>): Promise<string> {
+        const uploadId = await createFile(w, file);
+        expect((await resumable.send(w, uploadId, chunkOf(file, 0), 0, { token: 'token-A', server: late })).status).toBe(200);
+        return uploadId;
+    }
+    const bytesLeft = (w: FakeWorld): number => w.records.filter((r) => r.data.kind === 'chunk').length;
+
+    it('answers the finished message and keeps none of its bytes', async () => {
+        const w = world();
+        const file = fileOf(3);
+        const late = createServer();
+        const uploadId = await uploadSeenBy(w, file, late);
+        for (let i = 1; i < 3; i += 1) await resumable.send(w, uploadId, chunkOf(file, i), i);
+        expectOneMessage(w, file, []);
+        await w.server.whenIdle();
+        for (const index of [0, 1]) {
+            const answer = await resumable.send(w, uploadId, chunkOf(file, index), index, { token: 'token-A', server: late });
+            expect(answer.status).toBe(200);
+            expect(answer.content).toMatchObject({ success: true, complete: true, _id: w.messages[0].id, offset: file.length });
+        }
+        expect(bytesLeft(w)).toBe(0);
+        expectOneMessage(w, file, []);
+    });
+
+    it('answers error-upload-not-found after an abort and keeps none of its bytes', async () => {
+        const w = world();
+        const file = fileOf(3);
+        const late = createServer();
+        const uploadId = await uploadSeenBy(w, file, late);
+        expect((await resumable.abort(w, uploadId)).content).toEqual({ success: true, uploadId });
+        await w.server.whenIdle();
+        for (const index of [0, 1, 1]) {
+            expectError(
+                await resumable.send(w, uploadId, chunkOf(file, index), index, { token: 'token-A', server: late }),
+                404,
+                'error-upload-not-found',
+            );
+        }
+        expect(bytesLeft(w)).toBe(0);
+        expect(w.messages).toHaveLength(0);
+    });
+
+    it('answers the refusal that failed the upload and keeps none of its bytes', async () => {
+        const w = world();
+        const file = fileOf(2);
+        const late = createServer();
+        const created = await resumable.create(w, file, { name: 'data.bin', type: 'application/octet-stream', sha256: 'c'.repeat(64) });
+        const uploadId = created.content.uploadId;
+        expect((await resumable.send(w, uploadId, chunkOf(file, 0), 0, { token: 'token-A', server: late })).status).toBe(200);
+        expectError(await resumable.send(w, uploadId, chunkOf(file, 1), 1), 400, 'error-checksum-mismatch', { field: 'sha256' });
+        await w.server.whenIdle();
+        expectError(await resumable.send(w, uploadId, chunkOf(file, 0), 0, { token: 'token-A', server: late }), 400, 'error-checksum-mismatch', {
+            field: 'sha256',
+        });
+        expect(bytesLeft(w)).toBe(0);
+        expect(w.messages).toHaveLength(0);
     });
 });
 

@@ -181,7 +181,8 @@ describe('completions on one server', () => {
         }
         expect(w.records.filter((r) => r.data.kind === 'chunk')).toHaveLength(3);
         await w.server.whenIdle();
-        expect(w.records.map((r) => r.data.kind).sort()).toEqual(['mark', 'mark', 'mark', 'session', 'session', 'session']); // the session as created, posting, done
+        // the session as created, posting, done; its marks; its end mark
+        expect(w.records.map((r) => r.data.kind).sort()).toEqual(['end', 'mark', 'mark', 'mark', 'session', 'session', 'session']);
         expect((await resumable.status(w, uploadId)).content).toMatchObject({ success: true, complete: true, _id: w.messages[0].id });
     });
 });
