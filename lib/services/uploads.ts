@@ -288,6 +288,29 @@ export async function acceptChunk(ctx: UploadContext, request: ChunkRequest): Pr
     if (session.state !== 'open') {
         return (await finishedAnswer(ctx, await loadSession(ctx, store, session.id))) ?? progressAnswer(entry);
     }
+    try {
+        const taken = await takeChunk(ctx, store, entry, request);
+        const answer = taken ?? (await endedAnswer(ctx, store, session.id));
+        if (!answer) {
+            throw new Error(`upload ${session.id} is open but its end mark is there`);
+        }
+        return answer;
+    } catch (e) {
+        // This server may hold the upload as open after another server ended it: a chunk it would
+        // refuse is answered as the upload ended there instead.
+        if (e instanceof UploadError && (e.code === 'error-offset-mismatch' || e.code === 'error-chunk-conflict')) {
+            const ended = await endedAnswer(ctx, store, session.id);
+            if (ended) {
+                return ended;
+            }
+        }
+        throw e;
+    }
+}
+
+/** Stores one chunk of an upload this server holds as open; undefined when the upload had ended. */
+async function takeChunk(ctx: UploadContext, store: SessionStore, entry: CachedSession, request: ChunkRequest): Promise<Answer | undefined> {
+    const { session } = entry;
     const sha256 = sha256Hex(request.bytes);
     const chunk = { offset: request.offset, length: request.bytes.length, sha256, declaredSha256: request.sha256 };
     let decision;
@@ -304,10 +327,7 @@ export async function acceptChunk(ctx: UploadContext, request: ChunkRequest): Pr
     }
     const stored = await storeChunkOnce(ctx, store, entry, { index: decision.index, length: request.bytes.length, sha256 }, request.base64);
     if (stored === 'ended') {
-        // The upload ended on another server (its end mark is in the slot): answer as it ended there.
-        ctx.state.sessions.forget(session.id);
-        const ended = ctx.state.sessions.put(await loadSession(ctx, store, session.id));
-        return (await finishedAnswer(ctx, ended.session)) ?? progressAnswer(ended);
+        return undefined;
     }
     // Only the request carrying the last chunk completes: parallel chunks never start completions
     // of their own. When the last chunk overtook another, the client finishes with `POST uploads/complete`.
@@ -320,6 +340,21 @@ export async function acceptChunk(ctx: UploadContext, request: ChunkRequest): Pr
         }
     }
     return progressAnswer(entry);
+}
+
+/**
+ * When the stored upload has ended (done, failed, aborted; another server ended it), the answer
+ * it ended with, and this server's cache holds it as ended from now on; undefined while it is open.
+ */
+async function endedAnswer(ctx: UploadContext, store: SessionStore, uploadId: string): Promise<Answer | undefined> {
+    const stored = await store.find(uploadId);
+    if (stored?.state === 'open') {
+        return undefined;
+    }
+    ctx.state.sessions.forget(uploadId);
+    const session = checkSessionAccess(ctx, stored);
+    ctx.state.sessions.put(session);
+    return finishedAnswer(ctx, session);
 }
 
 function progressAnswer(entry: CachedSession): Answer {

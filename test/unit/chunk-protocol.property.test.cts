@@ -5,7 +5,11 @@
  * - every answer is a success or a documented refusal (a code of the table, with its status);
  * - a chunk offset never has two contents accepted;
  * - an upload posts at most one message, and its bytes are exactly the chunks accepted;
- * - another visitor gets `unauthorized` and changes nothing.
+ * - another visitor gets `unauthorized` and changes nothing;
+ * - once an abort was answered, every request for the upload answers `error-upload-not-found`, and
+ *   once its message was answered, every chunk, complete and status answers that message, on either
+ *   server (one may still hold the upload as open);
+ * - an upload that ended (done, failed, aborted) keeps no chunk bytes once the servers are idle.
  */
 import { createHash } from 'crypto';
 
@@ -86,8 +90,19 @@ async function runBatches(batches: Op[][]): Promise<void> {
 
     for (const batch of batches) {
         const before = JSON.stringify(w.records);
+        const ended = uploads.map((u) => ({ aborted: u.aborted, messageId: [...u.messageIds][0] }));
         const answers = await Promise.all(batch.map((op) => send(w, servers, uploads, op)));
+        batch.forEach((op, i) => checkAfterEnd(op, answers[i], ended[op.upload], batch));
         batch.forEach((op, i) => check(op, answers[i], uploads[op.upload], before, w, batch));
+    }
+
+    await Promise.all(servers.map((server) => server.whenIdle()));
+    for (const upload of uploads) {
+        const sessionStates = w.records.filter((r) => r.data.kind === 'session' && r.data.id === upload.id).map((r) => String(r.data.state));
+        if (sessionStates.some((state) => ['done', 'failed', 'aborted'].includes(state))) {
+            const left = w.records.filter((r) => r.data.kind === 'chunk' && r.keys.includes(`misc:livechat-upload:upload:${upload.id}`));
+            expect({ upload: upload.name, sessionStates, chunksLeft: left.length }).toEqual({ upload: upload.name, sessionStates, chunksLeft: 0 });
+        }
     }
 
     for (const [n, upload] of uploads.entries()) {
@@ -124,6 +139,23 @@ function send(w: FakeWorld, servers: ReturnType<typeof createServer>[], uploads:
             return resumable.abort(w, id, options);
         case 'status':
             return resumable.status(w, id, options);
+    }
+}
+
+/** The owner's requests for an upload that an earlier batch aborted, or finished with a message. */
+function checkAfterEnd(op: Op, answer: EndpointAnswer, before: { aborted: boolean; messageId?: string }, batch: Op[]): void {
+    if ('stranger' in op && op.stranger) {
+        return;
+    }
+    if (before.aborted) {
+        expect({ op, status: answer.status, error: answer.content.error }).toEqual({ op, status: 404, error: 'error-upload-not-found' });
+    } else if (before.messageId && op.kind !== 'abort' && !batch.some((o) => o.kind === 'abort' && o.upload === op.upload)) {
+        expect({ op, status: answer.status, complete: answer.content.complete, _id: answer.content._id }).toEqual({
+            op,
+            status: 200,
+            complete: true,
+            _id: before.messageId,
+        });
     }
 }
 
