@@ -515,17 +515,36 @@ async function inCompletionSlot<T>(ctx: UploadContext, slots: number, work: () =
     return inProgressOnTimeout(ctx.state.completions.run(slots, work, waitMs, 'completion slots'));
 }
 
-/** The session's marks, one per slot; a slot left with two contents is emptied for the client to resend. */
+/**
+ * How often, and how long apart, completion looks again at a chunk slot it found with two contents
+ * before emptying it: a refused write is usually being taken back by its server at that moment.
+ */
+const SLOT_LOOKS = 3;
+const SLOT_LOOK_PAUSE_MS = 50;
+
+/**
+ * The session's marks, one per slot. A slot with two contents is looked at again a few times (a
+ * write refused as a conflict is taken back by its own server within a few calls); one that keeps
+ * two (a server died between writing and reading back) is emptied for the client to resend.
+ */
 async function readSettledMarks(ctx: UploadContext, store: SessionStore, session: UploadSession): Promise<ChunkMark[]> {
-    const marks = await store.readMarks(session.id);
-    try {
-        return settleMarks(session, marks);
-    } catch (e) {
-        if (e instanceof UploadError && e.code === 'error-chunk-conflict') {
+    let marks = await store.readMarks(session.id);
+    for (let looks = 0; ; looks += 1) {
+        try {
+            return settleMarks(session, marks);
+        } catch (e) {
+            if (!(e instanceof UploadError) || e.code !== 'error-chunk-conflict') {
+                throw e;
+            }
             const index = Number(e.details.offset) / session.chunkSizeBytes;
-            await emptySlot(ctx, store, session.id, index, marks);
+            if (looks >= SLOT_LOOKS) {
+                await emptySlot(ctx, store, session.id, index, marks);
+                throw e;
+            }
+            await ctx.state.sleep(SLOT_LOOK_PAUSE_MS);
+            const { marks: slot } = await store.readSlot(session.id, index);
+            marks = [...marks.filter((m) => m.index !== index), ...slot];
         }
-        throw e;
     }
 }
 

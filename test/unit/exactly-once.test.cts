@@ -344,6 +344,45 @@ describe('a chunk that reaches a server after the upload ended on another', () =
     });
 });
 
+describe('completion meeting two contents at one offset', () => {
+    /** Adds a mark for other bytes at chunk 0, as a write refused as a conflict leaves it until its server takes it back. */
+    function addOtherMark(w: FakeWorld, uploadId: string): FakeWorld['records'][number] {
+        const sha256 = 'e'.repeat(64);
+        const stray = {
+            id: 'stray-mark',
+            data: { kind: 'mark', index: 0, length: 76_608, sha256, copyId: 'stray' },
+            keys: [`mark:${uploadId}:0:${sha256}`, `mark:${uploadId}:0`, `marks:${uploadId}`, `copy:${uploadId}:stray`, `upload:${uploadId}`].map(
+                (k) => `misc:livechat-upload:${k}`,
+            ),
+        };
+        w.records.push(stray);
+        return stray;
+    }
+
+    it('looks again while the refused write is taken back, and completes with the accepted bytes', async () => {
+        const w = world();
+        const file = fileOf(2);
+        const uploadId = await createFile(w, file);
+        expect((await resumable.send(w, uploadId, chunkOf(file, 0), 0)).status).toBe(200);
+        const stray = addOtherMark(w, uploadId);
+        setTimeout(() => (w.records = w.records.filter((r) => r !== stray)), 60);
+        expectOneMessage(w, file, [await resumable.send(w, uploadId, chunkOf(file, 1), 1)]);
+    });
+
+    it('empties the offset when the other content stays, answers error-chunk-conflict, and completes once the chunk is sent again', async () => {
+        const w = world();
+        const file = fileOf(2);
+        const uploadId = await createFile(w, file);
+        expect((await resumable.send(w, uploadId, chunkOf(file, 0), 0)).status).toBe(200);
+        addOtherMark(w, uploadId);
+        expectError(await resumable.send(w, uploadId, chunkOf(file, 1), 1), 409, 'error-chunk-conflict', { offset: 0 });
+        expect(w.records.filter((r) => r.data.kind === 'mark' && r.data.index === 0)).toEqual([]);
+        expect(w.messages).toHaveLength(0);
+        expect((await resumable.send(w, uploadId, chunkOf(file, 0), 0)).content).toMatchObject({ success: true, offset: file.length });
+        expectOneMessage(w, file, [await resumable.complete(w, uploadId)]);
+    });
+});
+
 describe('a slot emptied by a completion', () => {
     it('takes the chunk sent again on the server that stored the content removed, even when the bytes are other ones', async () => {
         const w = world();
