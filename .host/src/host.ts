@@ -17,6 +17,7 @@ import type { HostContext } from './context';
 import { HostBridges } from './bridges';
 import { ServerSettings } from './bridges/settings';
 import { HostLogStorage, HostMetadataStorage, HostSourceStorage } from './storage';
+import { syncAppSettingsAcrossInstances } from './app-settings-sync';
 import { authenticate, createAdmin, createRestRouter } from './rest';
 import { forgetAppManagerInstance } from './process-wide';
 import AdmZip from 'adm-zip';
@@ -190,7 +191,9 @@ export async function startHost(options: HostOptions = {}): Promise<Host> {
     const port = (server.address() as AddressInfo).port;
     url = `http://${options.host ?? '127.0.0.1'}:${port}`;
 
+    let stopSettingsSync = (): void => undefined;
     const stop = async (): Promise<void> => {
+        stopSettingsSync();
         bridges.scheduler.stopAll();
         for (const a of await manager.get().catch(() => []))
             await runtimeOf(a)
@@ -211,6 +214,7 @@ export async function startHost(options: HostOptions = {}): Promise<Host> {
         // as Rocket.Chat's orchestrator at start-up: load the stored apps, then enable those that were enabled
         await manager.load();
         await manager.enableAll();
+        stopSettingsSync = syncAppSettingsAcrossInstances(manager, store);
 
         let appId: string | undefined;
         if (options.zipPath) {

@@ -10,6 +10,7 @@ import { join } from 'path';
 
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 
+import { APP_SETTING_IDS } from '../../lib/settings';
 import { makeBinary, type TestFile } from './files.cjs';
 import {
     callApp,
@@ -19,6 +20,7 @@ import {
     newVisitor,
     REMOTE_URL,
     type Reply,
+    setAppSetting,
     sha256,
     startTarget,
     storedKinds,
@@ -249,6 +251,21 @@ describe('on one host', () => {
         }
         await eventually(() => expect(storedKinds(dataDir, session.uploadId)).toEqual(['end', 'mark', 'session aborted', 'session open']));
         expect((await history(first, visitor)).filter((m) => m.file)).toEqual([]);
+    });
+
+    it("applies an app setting saved on one host on the other too, as Rocket.Chat's instances tell each other", async () => {
+        const visitor = await newVisitor(first);
+        const limitOn = async (host: Target): Promise<unknown> =>
+            (await callApp(host, 'GET', 'limits', { token: visitor.token })).body.maxFileSizeBytes;
+        const before = await limitOn(second);
+        await setAppSetting(first, APP_SETTING_IDS.maxFileSizeMb, 2);
+        try {
+            expect(await limitOn(first)).toBe(2 * 1024 * 1024);
+            await eventually(async () => expect(await limitOn(second)).toBe(2 * 1024 * 1024), 5_000);
+        } finally {
+            await setAppSetting(first, APP_SETTING_IDS.maxFileSizeMb, 16);
+        }
+        await eventually(async () => expect(await limitOn(second)).toBe(before));
     });
 
     it('never admits more than five uploads of one visitor created on both hosts at once', async () => {

@@ -364,11 +364,11 @@ export function storedKinds(dataDir: string, uploadId: string): string[] {
 }
 
 /** Runs `check` until it passes or `withinMs` is over (then throws its last failure). */
-export async function eventually(check: () => void, withinMs = 10_000): Promise<void> {
+export async function eventually(check: () => void | Promise<void>, withinMs = 10_000): Promise<void> {
     const until = Date.now() + withinMs;
     for (;;) {
         try {
-            return check();
+            return await check();
         } catch (e) {
             if (Date.now() > until) throw e;
             await new Promise((resolve) => setTimeout(resolve, 100));
