@@ -15,16 +15,30 @@ import { startVisitorPage, visitorPageLink } from './visitor-page';
 const repoRoot = path.resolve(__dirname, '..', '..');
 const started = Date.now();
 
+const VALUE_FLAGS = ['port', 'host', 'data', 'zip', 'page-port', 'engine'];
+const SWITCHES = ['memory', 'json', 'verbose', 'help', 'engine-fix'];
+/** Switches that also have a `--no-` form. */
+const NEGATABLE = ['package', 'seed', 'page'];
+
+/** A mistake in the command line: said in one line, without a stack. */
+class UsageError extends Error {}
+
+/** The flags given; a flag this host does not know, or one missing its value, is refused (a typo must not start a host on other data). */
 function parseFlags(argv: string[]): Record<string, string | boolean> {
     const flags: Record<string, string | boolean> = {};
     for (let i = 0; i < argv.length; i++) {
         const a = argv[i];
-        if (!a.startsWith('--')) throw new Error(`Unexpected argument ${a}`);
+        if (!a.startsWith('--')) throw new UsageError(`Unexpected argument ${a} (see --help)`);
         const [k, v] = a.slice(2).split('=', 2);
-        if (v !== undefined) flags[k] = v;
-        else if (['port', 'host', 'data', 'zip', 'page-port', 'engine'].includes(k)) flags[k] = argv[++i];
-        else if (k.startsWith('no-')) flags[k.slice(3)] = false;
-        else flags[k] = true;
+        if (VALUE_FLAGS.includes(k)) {
+            const value = v ?? argv[++i];
+            if (value === undefined || value.startsWith('--')) throw new UsageError(`--${k} needs a value (see --help)`);
+            flags[k] = value;
+        } else if (k === 'engine-fix' && v !== undefined) flags[k] = v;
+        else if (v !== undefined) throw new UsageError(`--${k} takes no value (see --help)`);
+        else if (k.startsWith('no-') && NEGATABLE.includes(k.slice(3))) flags[k.slice(3)] = false;
+        else if (SWITCHES.includes(k) || NEGATABLE.includes(k)) flags[k] = true;
+        else throw new UsageError(`Unknown flag --${k} (see --help)`);
     }
     return flags;
 }
@@ -54,6 +68,9 @@ seeds a visitor with an open room and prints what to try.
   --json             one JSON line on stdout when ready; everything else on stderr
   --page-port N      the visitor page on its own origin (default 3001; 0 = free port) / --no-page
   --verbose          app log entries and host events on stderr
+  --engine VERSION   run on the Apps-Engine VERSION from .host/engines/ (installed on first use;
+                     default: the root install's, docs/COMPATIBILITY.md lists the versions)
+  --engine-fix[=h1,h2,h3]  a patched copy of that engine (docs/ENGINE.md; all fixes without a list)
   --help             this text
 
 A second instance, as a second Rocket.Chat server of a cluster on the same MongoDB: start another
@@ -185,6 +202,10 @@ async function main(): Promise<void> {
 }
 
 main().catch((e) => {
+    if (e instanceof UsageError) {
+        process.stderr.write(`[host] ${e.message}\n`);
+        process.exit(2);
+    }
     process.stderr.write(`[host] failed to start: ${e?.stack ?? e}\n`);
     process.exit(1);
 });
