@@ -120,6 +120,10 @@ export abstract class EndpointBase extends ApiEndpoint {
         return this.notAllowed(request, read, modify, persis);
     }
 
+    public head(request: IApiRequest, _e: IApiEndpointInfo, read: IRead, modify: IModify, _h: IHttp, persis: IPersistence): Promise<IApiResponse> {
+        return this.notAllowed(request, read, modify, persis);
+    }
+
     /** Methods a route does not override answer 405 with a code, not the runtime's 500. */
     private notAllowed(request: IApiRequest, read: IRead, modify: IModify, persis: IPersistence): Promise<IApiResponse> {
         return this.handle(request, read, modify, persis, async () => answerError('error-method-not-allowed'));

@@ -58,8 +58,11 @@ export interface ChunkRequest {
 
 type Body = Record<string, unknown>;
 
+/** The longest field name an `error-invalid-body` repeats: a body's unknown key is the sender's text. */
+const FIELD_NAME_MAX_CHARS = 100;
+
 function invalid(field: string): UploadError {
-    return new UploadError('error-invalid-body', { field });
+    return new UploadError('error-invalid-body', { field: field.length > FIELD_NAME_MAX_CHARS ? `${field.slice(0, FIELD_NAME_MAX_CHARS)}…` : field });
 }
 
 function asObject(value: unknown, field: string): Body {

@@ -191,6 +191,13 @@ describe('every documented 4xx, over HTTP, with its documented body', () => {
         expectDocumented(await callApp(target, 'PUT', 'upload', { token: visitor.token, body: {} }), 'error-method-not-allowed');
     });
 
+    it('405 for HEAD on every route (the answer to HEAD carries no body)', async () => {
+        for (const route of ['limits', 'upload', 'uploads', 'uploads/complete']) {
+            const reply = await callApp(target, 'HEAD', route, { token: visitor.token });
+            expect({ route, status: reply.status, body: reply.body }).toEqual({ route, status: 405, body: '' });
+        }
+    });
+
     it('error-upload-expired once the session lifetime has passed', async () => {
         const reply = await withSetting(
             (v) => setAppSetting(target, 'livechat_upload_session_ttl_hours', v),

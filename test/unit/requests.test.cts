@@ -87,6 +87,7 @@ describe('parseCreateSessionRequest', () => {
         ['a rid with a path in it', { ...valid, rid: '../x' }, 'rid'],
         ['a description over 5000 characters', { ...valid, description: 'd'.repeat(5001) }, 'description'],
         ['an unknown field', { ...valid, owner: 'me' }, 'owner'],
+        ['an unknown field of 100 KB, named by its first 100 characters', { ...valid, ['k'.repeat(100_000)]: 1 }, `${'k'.repeat(100)}…`],
         ['null', null, 'body'],
     ])('refuses %s with error-invalid-body', (_what, body, field) => {
         expect(failureOf(() => parseCreateSessionRequest(body))).toEqual({ code: 'error-invalid-body', details: { field } });
