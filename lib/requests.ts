@@ -94,6 +94,21 @@ function optionalString(body: Body, field: string, maxChars: number, prefix = ''
     return requiredString(body, field, maxChars, prefix);
 }
 
+/**
+ * A declared media type: `type/subtype` of RFC 6838's name characters, parameters after `;` allowed
+ * (they are dropped later). Anything else is no media type, and with the content check off it would
+ * be the type the lists are checked against.
+ */
+const MEDIA_TYPE_PATTERN = /^[a-z0-9][a-z0-9!#$&^_.+-]*\/[a-z0-9][a-z0-9!#$&^_.+-]*\s*(;[^\u0000-\u001f\u007f]*)?$/i;
+
+function optionalMediaType(body: Body, field: string, prefix = ''): string | undefined {
+    const value = optionalString(body, field, TYPE_MAX_CHARS, prefix);
+    if (value !== undefined && !MEDIA_TYPE_PATTERN.test(value)) {
+        throw invalid(prefix + field);
+    }
+    return value;
+}
+
 function requiredId(body: Body, field: string): string {
     const value = body[field];
     if (typeof value !== 'string' || !ID_PATTERN.test(value)) {
@@ -149,7 +164,7 @@ export function parseSingleUploadRequest(content: unknown): SingleUploadRequest 
         rid,
         file: {
             name: requiredString(file, 'name', NAME_MAX_CHARS, 'file.'),
-            type: optionalString(file, 'type', TYPE_MAX_CHARS, 'file.'),
+            type: optionalMediaType(file, 'type', 'file.'),
             bytes: decodeBase64(file.data, 'file.data'),
         },
         description: optionalString(body, 'description', DESCRIPTION_MAX_CHARS),
@@ -164,7 +179,7 @@ export function parseCreateSessionRequest(content: unknown): CreateSessionReques
         rid: requiredId(body, 'rid'),
         name: requiredString(body, 'name', NAME_MAX_CHARS),
         size: requiredInteger(body, 'size', 0),
-        type: optionalString(body, 'type', TYPE_MAX_CHARS),
+        type: optionalMediaType(body, 'type'),
         sha256: optionalSha256(body, 'sha256'),
         description: optionalString(body, 'description', DESCRIPTION_MAX_CHARS),
     };

@@ -79,6 +79,14 @@ describe('parseCreateSessionRequest', () => {
         });
     });
     it.each([
+        'application/pdf',
+        'Image/JPEG',
+        'text/plain; charset=utf-8',
+        'application/vnd.openxmlformats-officedocument.wordprocessingml.document',
+    ])('takes the declared type %s', (type) => {
+        expect(parseCreateSessionRequest({ ...valid, type }).type).toBe(type);
+    });
+    it.each([
         ['a size that is a string', { ...valid, size: '10' }, 'size'],
         ['a negative size', { ...valid, size: -1 }, 'size'],
         ['a size beyond 2^53', { ...valid, size: 2 ** 60 }, 'size'],
@@ -86,6 +94,9 @@ describe('parseCreateSessionRequest', () => {
         ['a sha256 that is not hex', { ...valid, sha256: 'x'.repeat(64) }, 'sha256'],
         ['a rid with a path in it', { ...valid, rid: '../x' }, 'rid'],
         ['a description over 5000 characters', { ...valid, description: 'd'.repeat(5001) }, 'description'],
+        ['a type that is no media type', { ...valid, type: '<script>alert(1)</script>' }, 'type'],
+        ['a type without a subtype', { ...valid, type: 'image' }, 'type'],
+        ['a type with a control character', { ...valid, type: 'image/png\u0000' }, 'type'],
         ['an unknown field', { ...valid, owner: 'me' }, 'owner'],
         ['an unknown field of 100 KB, named by its first 100 characters', { ...valid, ['k'.repeat(100_000)]: 1 }, `${'k'.repeat(100)}…`],
         ['null', null, 'body'],
