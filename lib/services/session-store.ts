@@ -206,10 +206,9 @@ export class SessionStore {
     }
 
     /**
-     * Removes the chunk bytes of a finished or aborted upload. The session record (its answer) and
-     * the small marks stay until the session's lifetime ends: a chunk still in flight to a server
-     * that has not seen the upload finish then meets its slot's mark, and other bytes there are
-     * refused as a conflict rather than accepted.
+     * Removes the chunk bytes of a finished or aborted upload. The session record (its answer), the
+     * small marks and the end mark stay until the session's lifetime ends: a chunk still in flight to
+     * a server that has not seen the upload end then meets the end mark when it reads its slot back.
      */
     public async removeChunkBytes(id: string, chunkCount: number): Promise<void> {
         // A group per call: the engine hands every removed record back to the app (22 MB at 16 MiB),

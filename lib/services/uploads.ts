@@ -444,8 +444,7 @@ export async function abortSession(ctx: UploadContext, uploadId: string): Promis
         act: async () => {
             const session = current!;
             await store.save({ ...session, state: 'aborted' });
-            await store.markEnded(session.id, countChunks(session));
-            removeChunkBytesLater(ctx, store, session);
+            await endUpload(ctx, store, session);
             ctx.state.sessions.forget(session.id);
             ctx.logger.info('upload session aborted', { size: session.size });
             return { status: 200, content: { success: true, uploadId: session.id } };
@@ -593,23 +592,23 @@ async function readCheckedFile(
 async function finish(ctx: UploadContext, store: SessionStore, session: UploadSession, message: Record<string, unknown>): Promise<Answer> {
     const done = await store.save({ ...session, state: 'done', messageId: String(message._id), posting: undefined });
     ctx.state.sessions.put(done);
-    await store.markEnded(session.id, countChunks(session));
-    removeChunkBytesLater(ctx, store, session);
+    await endUpload(ctx, store, session);
     return { status: 200, content: { ...message, success: true, ...progressOf(done, done.size) } };
 }
 
 async function failSession(ctx: UploadContext, store: SessionStore, session: UploadSession, failure: UploadSession['failure']): Promise<void> {
     ctx.state.sessions.put(await store.save({ ...session, state: 'failed', failure, posting: undefined }));
-    await store.markEnded(session.id, countChunks(session));
-    removeChunkBytesLater(ctx, store, session);
+    await endUpload(ctx, store, session);
 }
 
 /**
- * Removes the chunk bytes of a session that has its outcome written (done, failed or aborted),
- * after the answer: nothing reads them any more (1,369 records at 100 MiB), and what a server
- * dying meanwhile leaves behind goes with the session when its lifetime ends.
+ * What follows an upload's outcome (done, failed or aborted) once it is written: its end mark, before
+ * the answer, so a chunk reaching any server afterwards is answered as it ended; then, after the
+ * answer, its chunk bytes go: nothing reads them any more (1,369 records at 100 MiB), and what a
+ * server dying meanwhile leaves behind goes with the session when its lifetime ends.
  */
-function removeChunkBytesLater(ctx: UploadContext, store: SessionStore, session: UploadSession): void {
+async function endUpload(ctx: UploadContext, store: SessionStore, session: UploadSession): Promise<void> {
+    await store.markEnded(session.id, countChunks(session));
     ctx.afterAnswer(() =>
         store.removeChunkBytes(session.id, countChunks(session)).catch((e) => {
             ctx.logger.warn('chunks of a finished upload not removed; they go when it expires', {
