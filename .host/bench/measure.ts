@@ -48,7 +48,7 @@ function procStatusKb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
     }
 }
 
-/** Samples VmRSS of each pid every 50 ms; `peaks()` adds VmHWM (peak since the process started). */
+/** Samples VmRSS of each pid every 50 ms; `peaksMiB()` adds VmHWM (peak since the process started, or since `reset`). */
 class MemorySampler {
     private readonly maxKb = new Map<number, number>();
     private readonly timer: NodeJS.Timeout;
@@ -57,9 +57,26 @@ class MemorySampler {
         this.timer = setInterval(() => this.sample('VmRSS'), SAMPLE_MS);
     }
 
-    peaksMiB(): number[] {
+    /** Samples `pid` too from now on (the Deno child of an app installed beside the host's). */
+    watch(pid: number): void {
+        if (!this.pids.includes(pid)) this.pids.push(pid);
+    }
+
+    peaksMiB(pids: number[]): number[] {
         this.sample('VmHWM');
-        return this.pids.map((pid) => Math.round((this.maxKb.get(pid) ?? 0) / 1024));
+        return pids.map((pid) => Math.round((this.maxKb.get(pid) ?? 0) / 1024));
+    }
+
+    /** Forgets the peaks so far, and has the kernel reset each VmHWM (`clear_refs` 5) to the current RSS. */
+    reset(): void {
+        this.maxKb.clear();
+        for (const pid of this.pids) {
+            try {
+                fs.writeFileSync(`/proc/${pid}/clear_refs`, '5');
+            } catch {
+                // a process that is gone, or a kernel without it: the 50 ms samples still hold
+            }
+        }
     }
 
     stop(): void {
@@ -74,8 +91,14 @@ class MemorySampler {
 export interface RunningHost {
     info: HostInfo;
     idle: Peaks;
-    /** Peak RSS since the host started (each measurement gets a fresh host, so this is the measurement's peak). */
-    peaks(): Peaks;
+    /**
+     * Peak RSS of the host and of one Deno child (the host's app's, unless another is named) since
+     * the host started or since `resetPeaks`.
+     */
+    peaks(denoPid?: number): Peaks;
+    resetPeaks(): void;
+    /** Samples another process too: the Deno child of an app installed beside the host's. */
+    watch(pid: number): void;
     /** Undefined while the host runs; else how it ended and the last line of its stderr naming an error. */
     death(): string | undefined;
     stop(): Promise<void>;
@@ -138,10 +161,12 @@ export async function startHostProcess(zip: string, options: HostOptions = {}): 
     return {
         info,
         idle,
-        peaks: () => {
-            const [hostMiB, denoMiB] = sampler.peaksMiB();
+        peaks: (denoPid = info.denoPid) => {
+            const [hostMiB, denoMiB] = sampler.peaksMiB([info.pid, denoPid]);
             return { hostMiB, denoMiB };
         },
+        resetPeaks: () => sampler.reset(),
+        watch: (pid) => sampler.watch(pid),
         death: () => death,
         stop: async () => {
             sampler.stop();
@@ -172,8 +197,14 @@ type Json = Record<string, unknown>;
 // Node 20's global fetch; the @types/node 16 the app compiler needs does not declare it.
 declare const fetch: (
     url: string,
-    init: { method: string; headers: Record<string, string>; body?: string; signal?: AbortSignal },
+    init: { method: string; headers: Record<string, string>; body?: string | FormData; signal?: AbortSignal },
 ) => Promise<{ status: number; text(): Promise<string> }>;
+declare class FormData {
+    append(name: string, value: Blob, fileName: string): void;
+}
+declare class Blob {
+    constructor(parts: Buffer[]);
+}
 
 /** One HTTP request with a JSON body; the answer's status and body (JSON, or `{text}`). */
 export async function call(
@@ -455,6 +486,38 @@ export async function setAppSettings(info: HostInfo, values: Record<string, unkn
     const settings = Object.entries(values).map(([id, value]) => ({ ...current[id], value }));
     const app = await call(`${info.url}/api/apps/${info.appId}/settings`, 'POST', { settings }, headers);
     if (app.status !== 200) throw new Error(`app settings: ${app.status} ${JSON.stringify(app.body).slice(0, 200)}`);
+}
+
+/** The Deno child the engine runs for `appId` (its command line names the app after `--subprocess`). */
+function denoPidOf(appId: string): number | undefined {
+    for (const entry of fs.readdirSync('/proc')) {
+        if (!/^\d+$/.test(entry)) continue;
+        try {
+            const args = fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
+            if (args[args.indexOf('--subprocess') + 1] === appId) return Number(entry);
+        } catch {
+            // gone meanwhile
+        }
+    }
+    return undefined;
+}
+
+/**
+ * Installs another packaged app on the host as an admin does (`POST /api/apps`), and returns the
+ * host as that app sees it: its id and its Deno child, which the host's memory sampler watches too.
+ */
+export async function installBeside(host: RunningHost, zip: string): Promise<HostInfo> {
+    const { 'content-type': _json, ...headers } = await adminHeaders(host.info);
+    const form = new FormData();
+    form.append('app', new Blob([fs.readFileSync(zip)]), 'app.zip');
+    const response = await fetch(`${host.info.url}/api/apps`, { method: 'POST', headers, body: form });
+    const body = JSON.parse(await response.text()) as { app?: { id?: string } };
+    const appId = body.app?.id;
+    if (response.status !== 200 || !appId) throw new Error(`installing ${zip}: ${response.status} ${JSON.stringify(body).slice(0, 200)}`);
+    const denoPid = denoPidOf(appId);
+    if (denoPid === undefined) throw new Error(`no Deno child runs app ${appId} after its install`);
+    host.watch(denoPid);
+    return { ...host.info, appId, denoPid };
 }
 
 /** Registers a visitor and opens their room through Rocket.Chat's livechat REST, as a widget does. */

@@ -41,6 +41,7 @@ import {
     cpuMs,
     createBody,
     expressFloor,
+    installBeside,
     openVisitor,
     probeReadback,
     probeUploadBuffer,
@@ -58,6 +59,7 @@ import {
     type Peaks,
     type ProbeResult,
     type ResumableResult,
+    type RunningHost,
 } from './measure';
 
 const SECTIONS = ['targets', 'calls', 'cheap', 'together', 'big', 'ceiling', 'engine', 'resumable', 'floor'] as const;
@@ -238,8 +240,42 @@ interface TargetRow {
     uploadPeaks: Peaks;
 }
 
+/**
+ * Runs `fn` on a fresh host that runs the app and the probe beside it, both taken through the same
+ * requests first (unless `--no-warm-up`): one app upload of `size` at `width`, the floor's requests,
+ * the storage floor's, one `uploadBuffer`; then the peaks are reset, so `fn` measures a server in the
+ * same state whichever app it times. A server that has only ever run the probe answers a do-nothing
+ * call about 1 ms faster than the app's own server does (`--only calls`, its last rows): what the
+ * engine's message encoding and debug strings have seen changes what they cost, and a Rocket.Chat
+ * server runs the messages of every app it has.
+ */
+async function withAppAndProbe<T extends object>(
+    zip: string,
+    probeZip: string,
+    warm: { size: number; width: number; chunkSizeBytes: number },
+    fn: (app: HostInfo, probe: RunningHost, host: RunningHost) => Promise<T>,
+): Promise<T & { peaks: Peaks; idle: Peaks }> {
+    return withHost(
+        zip,
+        async (host) => {
+            const probe: RunningHost = { ...host, info: await installBeside(host, probeZip) };
+            if (warmUp) {
+                const bytes = randomBytes(warm.size);
+                await uploadResumable(host.info, bytes, warm.width, { chunkSizeBytes: warm.chunkSizeBytes });
+                await floorCalls(probe.info, bytes, warm.chunkSizeBytes, warm.width);
+                await floorCalls(probe.info, bytes, warm.chunkSizeBytes, warm.width, storeUrl(probe.info, 'bytes', warm.chunkSizeBytes));
+                await probeUploadBuffer(probe, warm.size, 0, { cheapToJson: true });
+            }
+            host.resetPeaks();
+            return fn(host.info, probe, host);
+        },
+        hostOptions(),
+    );
+}
+
 async function measureTargets(zip: string, probeZip: string, limits: Limits, widths: number[]): Promise<TargetRow[]> {
     const rows: TargetRow[] = [];
+    const { chunkSizeBytes } = limits;
     for (const size of sizesOf('target-sizes', '1m,10m,16m')) {
         const bytes = randomBytes(size);
         const apps = new Map<number, ResumableResult & Cpu & { peaks: Peaks }>();
@@ -247,46 +283,28 @@ async function measureTargets(zip: string, probeZip: string, limits: Limits, wid
             say(`targets: app end to end ${fmtSize(size)} × ${width}…`);
             apps.set(
                 width,
-                await withHost(
-                    zip,
-                    async (h) => {
-                        if (warmUp) await uploadResumable(h.info, randomBytes(size), width, { chunkSizeBytes: limits.chunkSizeBytes });
-                        return withCpu(h.info, () => uploadResumable(h.info, bytes, width, { chunkSizeBytes: limits.chunkSizeBytes }));
-                    },
-                    hostOptions(),
+                await withAppAndProbe(zip, probeZip, { size, width, chunkSizeBytes }, (app) =>
+                    withCpu(app, () => uploadResumable(app, bytes, width, { chunkSizeBytes })),
                 ),
             );
         }
         say(`targets: floor ${fmtSize(size)}…`);
-        const floor = await withHost(
-            probeZip,
-            async (h) => {
-                const calls = new Map<number, { totalMs: number; chunksMs: number } & Cpu>();
-                if (warmUp) {
-                    await floorCalls(h.info, bytes, limits.chunkSizeBytes, widths[0]);
-                    await probeUploadBuffer(h, size, 0, { cheapToJson: true });
-                }
-                for (const width of widths) calls.set(width, await withCpu(h.info, () => floorCalls(h.info, bytes, limits.chunkSizeBytes, width)));
-                const probe = await withCpu(h.info, () => probeUploadBuffer(h, size, 0, { cheapToJson: true })); // as the app calls it
-                return { calls, probe };
-            },
-            hostOptions(),
-        );
+        const floor = await withAppAndProbe(zip, probeZip, { size, width: widths[0], chunkSizeBytes }, async (_app, probe, host) => {
+            const calls = new Map<number, { totalMs: number; chunksMs: number } & Cpu>();
+            for (const width of widths) calls.set(width, await withCpu(probe.info, () => floorCalls(probe.info, bytes, chunkSizeBytes, width)));
+            host.resetPeaks();
+            const uploadBuffer = await withCpu(probe.info, () => probeUploadBuffer(probe, size, 0, { cheapToJson: true })); // as the app calls it
+            return { calls, uploadBuffer, uploadPeaks: host.peaks(probe.info.denoPid) };
+        });
         // A host of its own per width, as the app gets: the kept chunks would otherwise add to the
-        // uploadBuffer's peak RSS, and the app's chunks, too, land in an empty persistence.
+        // uploadBuffer's peak RSS, and the app's chunks, too, land in a persistence that holds only the warm-up's.
         const stored = new Map<number, { totalMs: number; chunksMs: number }>();
         for (const width of widths) {
             say(`targets: storage floor ${fmtSize(size)} × ${width}…`);
-            const url = (info: HostInfo): string => storeUrl(info, 'bytes', limits.chunkSizeBytes); // one persistence write per chunk
             stored.set(
                 width,
-                await withHost(
-                    probeZip,
-                    async (h) => {
-                        if (warmUp) await floorCalls(h.info, bytes, limits.chunkSizeBytes, width, url(h.info));
-                        return floorCalls(h.info, bytes, limits.chunkSizeBytes, width, url(h.info));
-                    },
-                    hostOptions(),
+                await withAppAndProbe(zip, probeZip, { size, width, chunkSizeBytes }, (_app, probe) =>
+                    floorCalls(probe.info, bytes, chunkSizeBytes, width, storeUrl(probe.info, 'bytes', chunkSizeBytes)),
                 ),
             );
         }
@@ -298,11 +316,11 @@ async function measureTargets(zip: string, probeZip: string, limits: Limits, wid
                 app: apps.get(width)!,
                 floorCallsMs: calls.totalMs,
                 floorChunksMs: calls.chunksMs,
-                floorCpuMs: calls.cpu.hostMs + calls.cpu.denoMs + floor.probe.cpu.hostMs + floor.probe.cpu.denoMs,
+                floorCpuMs: calls.cpu.hostMs + calls.cpu.denoMs + floor.uploadBuffer.cpu.hostMs + floor.uploadBuffer.cpu.denoMs,
                 storeCallsMs: stored.get(width)!.totalMs,
                 storeChunksMs: stored.get(width)!.chunksMs,
-                uploadBuffer: floor.probe,
-                uploadPeaks: floor.peaks,
+                uploadBuffer: floor.uploadBuffer,
+                uploadPeaks: floor.uploadPeaks,
             });
         }
     }
@@ -326,7 +344,7 @@ interface CallRow {
  * `count` full chunks kept by the probe's `store` route, one bridge step more per row set, against
  * the do-nothing call with the same body. CPU per call of each process (serial runs).
  */
-async function measureCalls(probeZip: string, chunkSizeBytes: number, widths: number[]): Promise<{ rows: CallRow[]; profile?: string }> {
+async function measureCalls(zip: string, probeZip: string, chunkSizeBytes: number, widths: number[]): Promise<{ rows: CallRow[]; profile?: string }> {
     const count = Number(flags.get('calls') ?? 200);
     const full = chunkBody(randomBytes(16).toString('hex'), randomBytes(chunkSizeBytes * 2), 0, chunkSizeBytes);
     const bodies = [
@@ -397,6 +415,26 @@ async function measureCalls(probeZip: string, chunkSizeBytes: number, widths: nu
         } finally {
             await host.stop();
         }
+        // The same do-nothing call on a server running the app beside the probe, after one upload of
+        // each (`withAppAndProbe`): the servers the targets section measures its floors on.
+        await withAppAndProbe(zip, probeZip, { size: MIB, width: 1, chunkSizeBytes }, async (_app, probe) => {
+            const url = noopUrl(probe.info);
+            const alone = (width: number): number => rows.find((x) => x.request === bodies[1].label && x.width === width)!.appMs;
+            await sendBodies(url, 'PATCH', Array(20).fill(full), 1);
+            for (const width of widths) {
+                say(`calls: 100 KB × ${width} beside the app…`);
+                const r = await withCpu(probe.info, async () => ({ ms: await sendBodies(url, 'PATCH', Array(count).fill(full), width) }));
+                rows.push({
+                    request: 'do-nothing, 100 KB, on a server that runs the app too (÷ the same on a server running only the probe)',
+                    width,
+                    appMs: r.ms / count,
+                    noopMs: alone(width),
+                    hostCpuMs: r.cpu.hostMs / count,
+                    denoCpuMs: r.cpu.denoMs / count,
+                });
+            }
+            return {};
+        });
     } finally {
         await express.close();
     }
@@ -615,7 +653,7 @@ async function main(): Promise<void> {
     }
 
     if (sections.has('calls')) {
-        const { rows, profile } = await measureCalls(probeZip, limits.chunkSizeBytes, widths);
+        const { rows, profile } = await measureCalls(zip, probeZip, limits.chunkSizeBytes, widths);
         const cmd = command(`--only calls --calls ${flags.get('calls') ?? 200}${profile ? ' --call-profile' : ''}`);
         add(
             absoluteTables,
