@@ -16,10 +16,14 @@ import { CHUNK_SIZE_BYTES } from '../../lib/requests';
 import { type ServerState } from '../../lib/services/server-state';
 import { type SeenError } from '../error-bodies.cjs';
 import type { EndpointBase } from '../../endpoints/endpoint-base';
-import { asEngineAccessors, createAccessors, createApp, type FakeWorld, request } from '../fakes.cjs';
+import { asEngineAccessors, createAccessors, createApp, type FakeAccessors, type FakeWorld, request } from '../fakes.cjs';
 
 export type Method = 'get' | 'post' | 'patch' | 'delete' | 'put' | 'options';
-export type CallOptions = Parameters<typeof request>[1] & { server?: ServerState };
+export type CallOptions = Parameters<typeof request>[1] & {
+    server?: ServerState;
+    /** The request's accessors, when a test routes its bridge calls (test/unit/gated.cts); the world's fakes otherwise. */
+    accessors?: FakeAccessors;
+};
 
 /** The app's routes take no path parameters, so the endpoint info they get is never read. */
 const info = {} as IApiEndpointInfo;
@@ -47,7 +51,7 @@ export async function call(
     content: unknown,
     options: CallOptions = {},
 ): Promise<EndpointAnswer> {
-    const { read, modify, persis, http } = asEngineAccessors(createAccessors(world));
+    const { read, modify, persis, http } = asEngineAccessors(options.accessors ?? createAccessors(world));
     const endpoint = new Endpoint(createApp(world), options.server ?? world.server);
     const req = request(content, options);
     const response = (
