@@ -21,7 +21,7 @@ import { APP_SETTING_DEFINITIONS } from './lib/settings';
 import { ServerState } from './lib/services/server-state';
 import { removeExpiredSessions } from './lib/services/uploads';
 
-/** How often expired upload sessions and their chunks are removed. */
+/** How often expired uploads are ended, and removed once `EXPIRY_GRACE_MS` has passed after that. */
 const CLEANUP_INTERVAL = '5 minutes';
 
 export class LivechatUploadApp extends App {

@@ -81,7 +81,7 @@ async function claimAndAct<T>(state: ServerState, store: SessionStore, logger: I
                 const after = await job.settled();
                 return after !== undefined ? after : await job.act(held);
             } finally {
-                stopRenewing();
+                await stopRenewing();
                 await Promise.all([held.claim, ...held.stale].map((c) => store.removeClaim(c.claimId)));
             }
         }
@@ -107,11 +107,21 @@ async function tryClaim(state: ServerState, store: SessionStore, claimKey: strin
     return { claim, stale: judgement.stale };
 }
 
-function keepRenewing(state: ServerState, store: SessionStore, logger: ILogger, claim: Claim, owner: ClaimOwner): () => void {
+function keepRenewing(state: ServerState, store: SessionStore, logger: ILogger, claim: Claim, owner: ClaimOwner): () => Promise<void> {
+    const inFlight = new Set<Promise<void>>();
     const timer = setInterval(() => {
-        store.renewClaim({ ...claim, renewedAtMs: state.now() }, owner).catch((e) => {
-            logger.warn('a claim could not be renewed', { error: e instanceof Error ? e.message : String(e) });
-        });
+        const renewal: Promise<void> = store
+            .renewClaim({ ...claim, renewedAtMs: state.now() }, owner)
+            .catch((e) => {
+                logger.warn('a claim could not be renewed', { error: e instanceof Error ? e.message : String(e) });
+            })
+            .finally(() => inFlight.delete(renewal));
+        inFlight.add(renewal);
     }, state.timing.claimRenewMs);
-    return () => clearInterval(timer);
+    // A renewal that already saw the claim lands before the claim is removed, or it would bring the
+    // claim back after its holder is gone.
+    return async () => {
+        clearInterval(timer);
+        await Promise.all([...inFlight]);
+    };
 }

@@ -88,13 +88,23 @@ const EARLIER_POST_SEARCH = 50;
  */
 const EARLIER_POST_CLOCK_SKEW_MS = 5_000;
 
+/** Whose attempt is being recovered: the visitor, and the messages other uploads already have as theirs. */
+export interface AttemptOwner {
+    /** The visitor's id (undefined when the server gave none: then the sender is not compared). */
+    visitorId: string | undefined;
+    /** Messages that other uploads (sessions, keyed single uploads) of the visitor recorded as their outcome. */
+    takenMessageIds: ReadonlySet<string>;
+}
+
 /**
- * The message an earlier attempt posted, when it did: a file message in the room with the attempt's
- * file name, created after the attempt started, whose stored file has the attempt's size. Images
- * may be re-encoded by the server (Rocket.Chat's `FileUpload_RotateImages` turns photos upright),
- * so for an image the name and time suffice. When the attempt stopped before adding the
- * description, it is added now. Returns the message in core's shape, or undefined.
- * Needs `upload.read` to read the stored file's size.
+ * The message an earlier attempt posted, when it did: a file message of the visitor in the room
+ * with the attempt's file name, created after the attempt started, that no other upload has as its
+ * outcome, whose stored file has the attempt's size; the oldest such message, as the attempt's own
+ * post is the first after its start (phones name every photo `image.jpg`: a later photo of the same
+ * name is another upload's). Images may be re-encoded by the server (Rocket.Chat's
+ * `FileUpload_RotateImages` turns photos upright), so for an image the size is not compared. When
+ * the attempt stopped before adding the description, it is added now. Returns the message in core's
+ * shape, or undefined. Needs `upload.read` to read the stored file's size.
  */
 export async function recoverEarlierPost(
     read: IRead,
@@ -102,11 +112,18 @@ export async function recoverEarlierPost(
     rid: string,
     attempt: PostingAttempt,
     description: string | undefined,
+    owner: AttemptOwner,
 ): Promise<Record<string, unknown> | undefined> {
-    const messages = await read.getRoomReader().getMessages(rid, { limit: EARLIER_POST_SEARCH, sort: { createdAt: 'desc' } });
-    const candidates = messages.filter(
-        (m) => m.file?.name === attempt.name && new Date(m.createdAt).getTime() >= attempt.sinceMs - EARLIER_POST_CLOCK_SKEW_MS,
-    );
+    const newestFirst = await read.getRoomReader().getMessages(rid, { limit: EARLIER_POST_SEARCH, sort: { createdAt: 'desc' } });
+    const candidates = newestFirst
+        .filter(
+            (m) =>
+                m.file?.name === attempt.name &&
+                new Date(m.createdAt).getTime() >= attempt.sinceMs - EARLIER_POST_CLOCK_SKEW_MS &&
+                !isFromSomeoneElse(m, owner.visitorId) &&
+                !owner.takenMessageIds.has(String(m.id)),
+        )
+        .reverse();
     for (const candidate of candidates) {
         const upload = await read.getUploadReader().getById(candidate.file!._id);
         const isSameFile = Boolean(upload) && (Number(upload.size) === attempt.size || attempt.type.startsWith('image/'));
@@ -120,6 +137,16 @@ export async function recoverEarlierPost(
         return toCoreMessage((message ?? candidate) as unknown as Record<string, unknown>);
     }
     return undefined;
+}
+
+/**
+ * Whether a message was sent by someone other than the visitor. Rocket.Chat hands a visitor's
+ * message over with the visitor as its sender (`id`); a message without a sender is not ruled out.
+ */
+function isFromSomeoneElse(message: { sender?: unknown }, visitorId: string | undefined): boolean {
+    const sender = message.sender as { id?: string | null; _id?: string | null } | null | undefined;
+    const senderId = sender?.id ?? sender?._id;
+    return visitorId !== undefined && senderId !== undefined && senderId !== null && senderId !== visitorId;
 }
 
 /** Reads back the message of a finished upload by its id, in core's shape. */

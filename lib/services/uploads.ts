@@ -81,7 +81,7 @@ export async function describeLimits(ctx: UploadContext): Promise<Answer> {
  * nothing, even when both arrive at once on different servers.
  */
 export async function uploadSingle(ctx: UploadContext, request: SingleUploadRequest, idempotencyKey?: string): Promise<Answer> {
-    const { room } = await authorizeVisitorRoom(ctx.read, ctx.visitorToken, request.rid);
+    const { room, visitor } = await authorizeVisitorRoom(ctx.read, ctx.visitorToken, request.rid);
     if (idempotencyKey === undefined) {
         const file = checkFileBytes(request.file.bytes, await checkSingleDeclared(ctx, request), request.file.type, await ctx.config());
         return answerPosted(ctx, await storeAndPost(ctx, room, file, request.description), file);
@@ -123,7 +123,10 @@ export async function uploadSingle(ctx: UploadContext, request: SingleUploadRequ
                 revision: earlier?.revision,
             };
             const recovered = earlier?.posting
-                ? await recoverEarlierPost(ctx.read, ctx.modify, room.id, earlier.posting, request.description)
+                ? await recoverEarlierPost(ctx.read, ctx.modify, room.id, earlier.posting, request.description, {
+                      visitorId: visitor.id,
+                      takenMessageIds: await messagesOfOtherUploads(store, visitorKey, { keyHash }),
+                  })
                 : undefined;
             if (recovered) {
                 await store.saveIdempotency({ ...record, state: 'done', messageId: String(recovered._id) });
@@ -165,6 +168,23 @@ async function recordFailure(
     if (e instanceof UploadError && !PASSING_CODES.includes(e.code)) {
         await save({ code: e.code, details: e.details });
     }
+}
+
+/**
+ * The messages the visitor's other uploads (resumable sessions and keyed single uploads, all but
+ * `except`) have as their outcome: an earlier attempt's recovery never takes one of them. Read only
+ * when an attempt is recovered.
+ */
+async function messagesOfOtherUploads(
+    store: SessionStore,
+    visitorKey: string,
+    except: { uploadId?: string; keyHash?: string },
+): Promise<Set<string>> {
+    const [sessions, keyed] = await Promise.all([store.listByVisitor(visitorKey), store.listIdempotency()]);
+    return new Set([
+        ...sessions.filter((s) => s.id !== except.uploadId && s.messageId).map((s) => String(s.messageId)),
+        ...keyed.filter((r) => r.visitorKey === visitorKey && r.keyHash !== except.keyHash && r.messageId).map((r) => String(r.messageId)),
+    ]);
 }
 
 function postingOf(file: CheckedFile, nowMs: number): PostingAttempt {
@@ -292,7 +312,8 @@ export async function acceptChunk(ctx: UploadContext, request: ChunkRequest): Pr
         const taken = await takeChunk(ctx, store, entry, request);
         const answer = taken ?? (await endedAnswer(ctx, store, session.id));
         if (!answer) {
-            throw new Error(`upload ${session.id} is open but its end mark is there`);
+            // Open, yet its end mark is there: only the expiry job ends an upload without an outcome.
+            throw new UploadError('error-upload-expired');
         }
         return answer;
     } catch (e) {
@@ -339,7 +360,9 @@ async function takeChunk(ctx: UploadContext, store: SessionStore, entry: CachedS
             return completeSession(ctx, session.id);
         }
     }
-    return progressAnswer(entry);
+    // A completion on this server may have ended the upload while this chunk was being taken: the
+    // answer is then its outcome, never `complete: true` without the message.
+    return (await finishedAnswer(ctx, entry.session)) ?? progressAnswer(entry);
 }
 
 /**
@@ -466,18 +489,31 @@ export async function completeSession(ctx: UploadContext, uploadId: string): Pro
         lockKey: `upload:${uploadId}`,
         claimKey: `complete:${uploadId}`,
         owner: { uploadId },
-        settled: async () => finishedAnswer(ctx, (current = await loadSession(ctx, store, uploadId))),
+        settled: async () => {
+            current = await loadSession(ctx, store, uploadId);
+            // An outcome saved without its end mark (the call failed, or its server died there) gets it
+            // now, so late chunks meet it and the staged chunks go.
+            if (current.state !== 'open' && !(await store.readSlot(current.id, 0)).ended) {
+                await endUpload(ctx, store, current);
+            }
+            return finishedAnswer(ctx, current);
+        },
         act: () => completeNow(ctx, store, current!),
     });
 }
 
 async function completeNow(ctx: UploadContext, store: SessionStore, session: UploadSession): Promise<Answer> {
-    const { room } = await authorizeVisitorRoom(ctx.read, ctx.visitorToken, session.rid);
+    const { room, visitor } = await authorizeVisitorRoom(ctx.read, ctx.visitorToken, session.rid);
     const marks = await readSettledMarks(ctx, store, session);
     if (!isSessionComplete(session, marks)) {
         throw new UploadError('error-upload-incomplete', { offset: contiguousOffset(session, marks) });
     }
-    const recovered = session.posting ? await recoverEarlierPost(ctx.read, ctx.modify, room.id, session.posting, session.description) : undefined;
+    const recovered = session.posting
+        ? await recoverEarlierPost(ctx.read, ctx.modify, room.id, session.posting, session.description, {
+              visitorId: visitor.id,
+              takenMessageIds: await messagesOfOtherUploads(store, session.visitorKey, { uploadId: session.id }),
+          })
+        : undefined;
     if (recovered) {
         ctx.logger.warn('an earlier completion had posted the file: its message is the answer', { size: session.size });
         return finish(ctx, store, session, recovered);
@@ -649,16 +685,34 @@ async function storeAndPost(ctx: UploadContext, room: ILivechatRoom, file: Check
     }
 }
 
-/** Removes sessions and idempotency records whose lifetime has passed, whatever their state. */
+/**
+ * How long an expired upload keeps its records after its end mark: longer than any request can run
+ * (the runtime's call timeout) plus the servers' clock difference, so no chunk taken before the end
+ * is still being written when its upload is removed.
+ */
+export const EXPIRY_GRACE_MS = 10 * 60_000;
+
+/**
+ * Removes sessions and idempotency records whose lifetime has passed, whatever their state. An
+ * upload goes in two steps: its end mark first (a chunk still in flight to a server that holds the
+ * upload as open meets it and takes its copy back), everything of it once `EXPIRY_GRACE_MS` more has
+ * passed. Returns how many records' owners were removed.
+ */
 export async function removeExpiredSessions(read: IRead, persis: IPersistence, nowMs: number): Promise<number> {
     const store = new SessionStore(read.getPersistenceReader(), persis);
     const stale = (await store.listAll()).filter((s) => s.expiresAt <= nowMs);
+    let removed = 0;
     for (const session of stale) {
-        await store.remove(session.id);
+        if (session.expiresAt + EXPIRY_GRACE_MS <= nowMs) {
+            await store.remove(session.id);
+            removed += 1;
+        } else if (!(await store.readSlot(session.id, 0)).ended) {
+            await store.markEnded(session.id, countChunks(session));
+        }
     }
     const staleKeys = (await store.listIdempotency()).filter((r) => r.expiresAt <= nowMs);
     for (const record of staleKeys) {
         await store.removeIdempotency(record.visitorKey, record.keyHash);
     }
-    return stale.length + staleKeys.length;
+    return removed + staleKeys.length;
 }

@@ -8,7 +8,7 @@ import { LimitsEndpoint } from '../../endpoints/limits-endpoint';
 import { UploadFileEndpoint } from '../../endpoints/upload-endpoint';
 import { UploadSessionsEndpoint } from '../../endpoints/uploads-endpoint';
 import { CHUNK_SIZE_BYTES } from '../../lib/requests';
-import { removeExpiredSessions } from '../../lib/services/uploads';
+import { EXPIRY_GRACE_MS, removeExpiredSessions } from '../../lib/services/uploads';
 import { APP_SETTING_IDS } from '../../lib/settings';
 import { asEngineAccessors, createAccessors, createWorld, type FakeWorld } from '../fakes.cjs';
 import { findErrorBodyProblems, findUnseenFields } from '../error-bodies.cjs';
@@ -445,7 +445,7 @@ describe('resumable upload', () => {
         expectError(await call(world, sessions, 'delete', {}, { token: 'token-A', query: { uploadId } }), 404, 'error-upload-not-found');
     });
 
-    it('answers error-upload-expired after the lifetime, stores nothing more, and the job removes everything', async () => {
+    it('answers error-upload-expired after the lifetime, stores nothing more, and the job ends it, then removes everything after the grace', async () => {
         const world = createWorld();
         const { uploadId } = (await create(world, bigPng)).content;
         await send(world, uploadId, bigPng, 0);
@@ -456,7 +456,9 @@ describe('resumable upload', () => {
         expect(world.records).toEqual(before);
 
         const { read, persis } = asEngineAccessors(createAccessors(world));
-        expect(await removeExpiredSessions(read, persis, Date.now() + world.clockOffsetMs)).toBe(1);
+        expect(await removeExpiredSessions(read, persis, Date.now() + world.clockOffsetMs)).toBe(0);
+        expect(world.records.map((r) => r.data.kind)).toEqual([...before.map((r) => r.data.kind), 'end']);
+        expect(await removeExpiredSessions(read, persis, Date.now() + world.clockOffsetMs + EXPIRY_GRACE_MS)).toBe(1);
         expect(world.records).toHaveLength(0);
     });
 });
