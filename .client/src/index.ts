@@ -253,8 +253,14 @@ async function uploadResumable(run: Run, limits: UploadLimits): Promise<PostedMe
         } catch (err) {
             round.abort(); // the round's other chunks: the server's offset says what to resend
             if (options.signal?.aborted) throw new UploadAbortedError();
-            const outOfStep = err instanceof UploadHttpError && (err.code === 'error-offset-mismatch' || err.code === 'error-upload-incomplete');
-            if (!outOfStep && !isTransientError(err)) throw err;
+            const code = err instanceof UploadHttpError ? err.code : undefined;
+            const outOfStep = code === 'error-offset-mismatch' || code === 'error-upload-incomplete';
+            // Different bytes taken at one offset on two servers at once can be refused on both, and
+            // a completion empties a slot it finds with two contents: either way the chunk is sent
+            // again (docs/API.md), within the retry budget, as a slot that holds other bytes for good
+            // refuses it every time.
+            const conflict = code === 'error-chunk-conflict';
+            if (!outOfStep && !conflict && !isTransientError(err)) throw err;
             if (run.offset > offsetAtLastFailure) failures = 0; // progress since: a fresh budget
             if (isInProgressError(err) && waitedInProgressMs < t.retry.inProgressMaxWaitMs) {
                 // Another request is completing the upload: nothing failed, wait and ask where it stands.

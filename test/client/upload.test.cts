@@ -202,6 +202,46 @@ describe('uploadFile: retries and recovery', () => {
         expect(server.posted[0].bytes.equals(bytes)).toBe(true);
     });
 
+    it('sends a chunk refused as error-chunk-conflict again after a backoff, and the upload goes on', async () => {
+        const chunk = server.limits.chunkSizeBytes;
+        server.faults = [
+            {
+                method: 'PATCH',
+                route: 'uploads',
+                when: (r) => r.body.offset === chunk,
+                fault: { status: 409, body: { success: false, error: 'error-chunk-conflict', offset: chunk } },
+            },
+        ];
+        const bytes = randomBytes(3 * chunk);
+        const message = await uploadFile(options(bytes, { parallel: 1 }));
+        expect(patchOffsets()).toEqual([0, chunk, chunk, 2 * chunk]);
+        expect(delays).toHaveLength(1);
+        expect(delays[0]).toBeGreaterThan(0);
+        expect(server.routeCount('DELETE', 'uploads')).toBe(0);
+        expect(server.posted).toHaveLength(1);
+        expect(message._id).toBe(server.posted[0].messageId);
+        expect(server.posted[0].bytes.equals(bytes)).toBe(true);
+    });
+
+    it('rejects with error-chunk-conflict and ends the upload once the retries are spent on a slot that keeps refusing', async () => {
+        const chunk = server.limits.chunkSizeBytes;
+        server.faults = [
+            {
+                method: 'PATCH',
+                route: 'uploads',
+                times: Infinity,
+                when: (r) => r.body.offset === chunk,
+                fault: { status: 409, body: { success: false, error: 'error-chunk-conflict', offset: chunk } },
+            },
+        ];
+        const err = await uploadFile(options(randomBytes(3 * chunk), { parallel: 1, retry: { retries: 2 } })).catch((e) => e);
+        expect(err).toBeInstanceOf(UploadHttpError);
+        expect(err).toMatchObject({ status: 409, code: 'error-chunk-conflict' });
+        expect(patchOffsets()).toEqual([0, chunk, chunk, chunk]);
+        expect(server.routeCount('DELETE', 'uploads')).toBe(1);
+        expect(server.posted).toHaveLength(0);
+    });
+
     it('resolves to the message when the completing chunk answer is lost but the server finished', async () => {
         const chunk = server.limits.chunkSizeBytes;
         server.faults = [{ method: 'PATCH', route: 'uploads', when: (r) => r.body.offset === 2 * chunk, fault: 'drop-after' }];
