@@ -521,7 +521,13 @@ async function completeNow(ctx: UploadContext, store: SessionStore, session: Upl
     const config = await ctx.config();
     // The file is in memory several times over from here on (chunks, the whole file, the runtime's
     // copies for one upload call): this server completes at most `maxConcurrentCompletions` at once.
+    const askedForSlotAtMs = ctx.state.now();
     return inCompletionSlot(ctx, config.maxConcurrentCompletions, async () => {
+        if (ctx.state.now() - askedForSlotAtMs >= ROOM_CHECK_AGAIN_AFTER_MS) {
+            // The room was checked before the wait: an agent may have closed it meanwhile, and a file
+            // posted to a closed room is refused after Rocket.Chat stored it.
+            await authorizeVisitorRoom(ctx.read, ctx.visitorToken, session.rid);
+        }
         let file: CheckedFile;
         try {
             file = await readCheckedFile(ctx, store, session, marks, config);
@@ -540,6 +546,9 @@ async function completeNow(ctx: UploadContext, store: SessionStore, session: Upl
         }
     });
 }
+
+/** A completion that waited this long for a slot checks the visitor's room again before posting. */
+const ROOM_CHECK_AGAIN_AFTER_MS = 1_000;
 
 /**
  * Runs `work` in one of this server's completion slots. A request that cannot get one before its

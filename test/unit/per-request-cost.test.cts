@@ -141,6 +141,26 @@ describe('completions on one server', () => {
         expect(w.uploadCalls).toBe(2);
     });
 
+    it('check the room again after a long wait for a turn: a room closed meanwhile is refused before anything is posted', async () => {
+        const w = world();
+        w.appSettings[APP_SETTING_IDS.maxConcurrentCompletions] = 1;
+        w.uploadDelayMs = 1_200; // the first completion holds the only slot longer than a second
+        const files = [fileOf(2), fileOf(2)];
+        const ids = await Promise.all(files.map((f) => createFile(w, f)));
+        for (const [n, file] of files.entries()) {
+            await resumable.send(w, ids[n], chunkOf(file, 0), 0);
+        }
+        const first = resumable.send(w, ids[0], chunkOf(files[0], 1), 1);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        const second = resumable.send(w, ids[1], chunkOf(files[1], 1), 1);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        w.rooms.find((r) => r.id === 'roomA')!.isOpen = false; // an agent closes the chat while the second waits
+        expect((await first).content).toMatchObject({ success: true, complete: true });
+        expectError(await second, 403, 'unauthorized');
+        expect(w.uploadCalls).toBe(1);
+        expect(w.messages.map((m) => sha(w.files.find((f) => f.id === m.file!._id)!.bytes))).toEqual([sha(files[0])]);
+    });
+
     it('read the chunks back in one call per 64 chunks, whatever the size of the file', async () => {
         const readsToComplete = async (chunks: number): Promise<number> => {
             const w = world();
