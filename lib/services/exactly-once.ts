@@ -82,7 +82,15 @@ async function claimAndAct<T>(state: ServerState, store: SessionStore, logger: I
                 return after !== undefined ? after : await job.act(held);
             } finally {
                 await stopRenewing();
-                await Promise.all([held.claim, ...held.stale].map((c) => store.removeClaim(c.claimId)));
+                // The outcome is written: a claim that cannot be removed now goes stale and is taken
+                // over, so the answer stands rather than becoming a 500.
+                await Promise.all(
+                    [held.claim, ...held.stale].map((c) =>
+                        store.removeClaim(c.claimId).catch((e) => {
+                            logger.warn('a claim could not be removed; it goes stale', { error: e instanceof Error ? e.message : String(e) });
+                        }),
+                    ),
+                );
             }
         }
         // Jitter keeps two servers that collided from colliding again in step.

@@ -50,14 +50,17 @@ export const CHUNKS_PER_READ = 64;
 const chunkGroupOf = (index: number): number => Math.floor(index / CHUNKS_PER_READ);
 const ALL_IDEMPOTENCY_RECORDS = (): RocketChatAssociationRecord => key('idempotency-records');
 
-/** A `POST upload` with an `Idempotency-Key`: what the first request with that key did. */
+/** A `POST upload` or `POST uploads` with an `Idempotency-Key`: what the first request with that key did. */
 export interface IdempotencyRecord {
     visitorKey: string;
     keyHash: string;
     /** sha256 over room, name, type, description and bytes: the same key with another file is refused. */
     fingerprint: string;
     state: 'posting' | 'done' | 'failed';
+    /** `POST upload`: the message it posted. */
     messageId?: string;
+    /** `POST uploads`: the session it created. */
+    uploadId?: string;
     failure?: UploadFailure;
     posting?: PostingAttempt;
     expiresAt: number;

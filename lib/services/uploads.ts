@@ -81,22 +81,31 @@ export async function describeLimits(ctx: UploadContext): Promise<Answer> {
  * nothing, even when both arrive at once on different servers.
  */
 export async function uploadSingle(ctx: UploadContext, request: SingleUploadRequest, idempotencyKey?: string): Promise<Answer> {
-    const { room, visitor } = await authorizeVisitorRoom(ctx.read, ctx.visitorToken, request.rid);
     if (idempotencyKey === undefined) {
+        const { room } = await authorizeVisitorRoom(ctx.read, ctx.visitorToken, request.rid);
         const file = checkFileBytes(request.file.bytes, await checkSingleDeclared(ctx, request), request.file.type, await ctx.config());
         return answerPosted(ctx, await storeAndPost(ctx, room, file, request.description), file);
     }
+    // A repeat answers what the first request got, also once the room has closed: the room is checked
+    // only before posting (in `act`), as a finished resumable upload answers its message without it.
+    await authorizeVisitor(ctx.read, ctx.visitorToken);
     const store = storeOf(ctx);
     const visitorKey = sha256Hex(ctx.visitorToken);
     const keyHash = sha256Hex(idempotencyKey);
     const fingerprint = sha256Hex(
         JSON.stringify([request.rid, request.file.name, request.file.type ?? '', request.description ?? '', sha256Hex(request.file.bytes)]),
     );
-    /** The key's record as last read by `settled`: after winning the claim, the current one. */
+    /**
+     * The key's record as last read by `settled` (after winning the claim, the current one): `latest`
+     * whatever its age, which the next version counts on from; `earlier` only while its lifetime
+     * lasts, as one past it (not removed yet) is as good as gone.
+     */
+    let latest: IdempotencyRecord | undefined;
     let earlier: IdempotencyRecord | undefined;
     const settled = async (): Promise<Answer | undefined> => {
-        const record = (earlier = await store.findIdempotency(visitorKey, keyHash));
-        if (!record || record.expiresAt <= ctx.nowMs) {
+        latest = await store.findIdempotency(visitorKey, keyHash);
+        const record = (earlier = latest && latest.expiresAt > ctx.nowMs ? latest : undefined);
+        if (!record) {
             return undefined;
         }
         if (record.fingerprint !== fingerprint) {
@@ -113,6 +122,7 @@ export async function uploadSingle(ctx: UploadContext, request: SingleUploadRequ
         owner: { idempotency: { visitorKey, keyHash } },
         settled,
         act: async () => {
+            const { room, visitor } = await authorizeVisitorRoom(ctx.read, ctx.visitorToken, request.rid);
             const config = await ctx.config();
             const record: IdempotencyRecord = {
                 visitorKey,
@@ -120,7 +130,7 @@ export async function uploadSingle(ctx: UploadContext, request: SingleUploadRequ
                 fingerprint,
                 state: 'posting',
                 expiresAt: ctx.nowMs + config.sessionTtlMs,
-                revision: earlier?.revision,
+                revision: latest?.revision,
             };
             const recovered = earlier?.posting
                 ? await recoverEarlierPost(ctx.read, ctx.modify, room.id, earlier.posting, request.description, {
@@ -200,9 +210,66 @@ function answerPosted(ctx: UploadContext, posted: PostedFile, file: CheckedFile)
  * `POST uploads`: every check that needs no bytes, then a new session. The visitor's quota is
  * checked after inserting the new session (insert, then count: two servers creating at once can
  * both be refused, never both admitted over the limit); on one server creations of one visitor
- * run one at a time.
+ * run one at a time. With an `Idempotency-Key`, a repeat (same visitor, same key) answers the
+ * session the first request created, at its current offset, and creates none, even when both arrive
+ * at once on different servers: a lost answer retried no longer leaves a session nobody continues,
+ * counted against the visitor's unfinished uploads until its lifetime ends.
  */
-export async function createSession(ctx: UploadContext, request: CreateSessionRequest): Promise<Answer> {
+export async function createSession(ctx: UploadContext, request: CreateSessionRequest, idempotencyKey?: string): Promise<Answer> {
+    if (idempotencyKey === undefined) {
+        return createdAnswer(await createNow(ctx, request));
+    }
+    // The room is checked only when a session is created (in `act`): a repeat answers the first
+    // request's session also after the room closed, as a keyed `POST upload` answers its message.
+    await authorizeVisitor(ctx.read, ctx.visitorToken);
+    const store = storeOf(ctx);
+    const visitorKey = sha256Hex(ctx.visitorToken);
+    const keyHash = sha256Hex(idempotencyKey);
+    const fingerprint = sha256Hex(
+        JSON.stringify(['uploads', request.rid, request.name, request.size, request.type ?? '', request.sha256 ?? '', request.description ?? '']),
+    );
+    let latest: IdempotencyRecord | undefined;
+    return runExactlyOnce(ctx.state, store, ctx.logger, {
+        lockKey: `idempotency:${visitorKey}:${keyHash}`,
+        claimKey: `idempotency:${visitorKey}:${keyHash}`,
+        owner: { idempotency: { visitorKey, keyHash } },
+        settled: async () => {
+            latest = await store.findIdempotency(visitorKey, keyHash);
+            if (!latest || latest.expiresAt <= ctx.nowMs) {
+                return undefined;
+            }
+            if (latest.fingerprint !== fingerprint) {
+                throw new UploadError('error-idempotency-key-reused');
+            }
+            if (!latest.uploadId) {
+                return undefined;
+            }
+            const session = await loadSession(ctx, store, latest.uploadId);
+            return createdAnswer(session, contiguousOffset(session, await store.readMarks(session.id)));
+        },
+        // A refusal is not recorded: a repeat is checked again (the visitor's quota may have freed).
+        act: async () => {
+            const session = await createNow(ctx, request);
+            await store.saveIdempotency({
+                visitorKey,
+                keyHash,
+                fingerprint,
+                state: 'done',
+                uploadId: session.id,
+                expiresAt: session.expiresAt,
+                revision: latest?.revision,
+            });
+            return createdAnswer(session);
+        },
+    });
+}
+
+function createdAnswer(session: UploadSession, offset = 0): Answer {
+    return { status: 201, content: { success: true, ...progressOf(session, offset), maxParallelChunks: MAX_PARALLEL_CHUNKS } };
+}
+
+/** Creates a session for `request` within the visitor's quota. */
+async function createNow(ctx: UploadContext, request: CreateSessionRequest): Promise<UploadSession> {
     await authorizeVisitorRoom(ctx.read, ctx.visitorToken, request.rid);
     const config = await ctx.config();
     const name = checkDeclaredFile({ name: request.name, size: request.size, type: request.type }, config);
@@ -234,7 +301,7 @@ export async function createSession(ctx: UploadContext, request: CreateSessionRe
     });
     ctx.state.sessions.put(session);
     ctx.logger.info('upload session created', { size: session.size, type: session.declaredType ?? '' });
-    return { status: 201, content: { success: true, ...progressOf(session, 0), maxParallelChunks: MAX_PARALLEL_CHUNKS } };
+    return session;
 }
 
 /**
@@ -260,6 +327,19 @@ function checkSessionAccess(ctx: UploadContext, session: UploadSession | undefin
         throw new UploadError('error-upload-expired');
     }
     return session;
+}
+
+/**
+ * `loadSession`, and an outcome saved without its end mark (the call failed, or its server died
+ * there) gets it now, so late chunks meet it and the staged chunks go: done, failed, and aborted
+ * too, which `loadSession` then answers `error-upload-not-found`.
+ */
+async function loadEndedSession(ctx: UploadContext, store: SessionStore, uploadId: string): Promise<UploadSession> {
+    const stored = await store.find(uploadId);
+    if (stored && stored.state !== 'open' && stored.visitorKey === sha256Hex(ctx.visitorToken) && !(await store.readSlot(stored.id, 0)).ended) {
+        await endUpload(ctx, store, stored);
+    }
+    return checkSessionAccess(ctx, stored);
 }
 
 /** The session as this server last saw it, read once when it has not seen it. */
@@ -453,7 +533,8 @@ async function storeChunkOnce(
 /**
  * `DELETE uploads`: removes the chunks right after answering; the session's record stays, marked aborted, until
  * its lifetime ends, so that a chunk still in flight to another server lands under it and goes with
- * it. Waits for a completion in progress. A finished upload's message stays in the room.
+ * it. Waits for a completion in progress; an upload that finished (posted, or refused for good)
+ * answers as it ended and is not changed.
  */
 export async function abortSession(ctx: UploadContext, uploadId: string): Promise<Answer> {
     const store = storeOf(ctx);
@@ -462,8 +543,10 @@ export async function abortSession(ctx: UploadContext, uploadId: string): Promis
         lockKey: `upload:${uploadId}`,
         claimKey: `complete:${uploadId}`,
         owner: { uploadId },
-        // Aborting always acts; reading here refuses a stranger or a gone upload before any claim is written.
-        settled: async () => void (current = await loadSession(ctx, store, uploadId)),
+        // Reading first refuses a stranger or a gone upload before any claim is written. An upload that
+        // already ended answers as it ended and stays so: its message (which stays in the room), or
+        // its refusal for good; one missing its end mark gets it (`loadEndedSession`).
+        settled: async () => finishedAnswer(ctx, (current = await loadEndedSession(ctx, store, uploadId))),
         act: async () => {
             const session = current!;
             await store.save({ ...session, state: 'aborted' });
@@ -489,15 +572,7 @@ export async function completeSession(ctx: UploadContext, uploadId: string): Pro
         lockKey: `upload:${uploadId}`,
         claimKey: `complete:${uploadId}`,
         owner: { uploadId },
-        settled: async () => {
-            current = await loadSession(ctx, store, uploadId);
-            // An outcome saved without its end mark (the call failed, or its server died there) gets it
-            // now, so late chunks meet it and the staged chunks go.
-            if (current.state !== 'open' && !(await store.readSlot(current.id, 0)).ended) {
-                await endUpload(ctx, store, current);
-            }
-            return finishedAnswer(ctx, current);
-        },
+        settled: async () => finishedAnswer(ctx, (current = await loadEndedSession(ctx, store, uploadId))),
         act: () => completeNow(ctx, store, current!),
     });
 }
@@ -677,7 +752,10 @@ async function finishedAnswer(ctx: UploadContext, session: UploadSession): Promi
 async function messageAnswer(ctx: UploadContext, messageId: string | undefined, extra: Record<string, unknown>): Promise<Answer> {
     const message = messageId ? await readPostedMessage(ctx.read, messageId) : undefined;
     if (!message) {
-        throw new Error(`the message ${messageId} of a finished upload cannot be read`);
+        // Removed from the room (an agent or an admin deleted it): the upload is gone with it. A client
+        // resuming it starts over rather than meeting an error on every try until the upload expires.
+        ctx.logger.warn('the message of a finished upload is gone', { messageId: messageId ?? '' });
+        throw new UploadError('error-upload-not-found');
     }
     return { status: 200, content: { ...message, success: true, ...extra } };
 }

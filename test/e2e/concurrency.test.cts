@@ -151,6 +151,27 @@ describe('on one host', () => {
         }
     });
 
+    it('creates one session for a POST uploads sent three times at once with one Idempotency-Key', async () => {
+        const visitor = await newVisitor(target);
+        const file = makeBinary(3 * 76_608, 'keyed-session.bin');
+        const body = { rid: visitor.rid, name: file.name, size: file.bytes.length, sha256: sha256(file.bytes) };
+        const headers = { 'idempotency-key': `"${sha256(file.bytes).slice(0, 32)}"` };
+        const answers = await Promise.all(
+            Array.from({ length: 3 }, () => callApp(target, 'POST', 'uploads', { token: visitor.token, body, headers })),
+        );
+        for (const answer of answers) {
+            expect(answer.status).toBe(201);
+            expect(answer.body).toMatchObject({ success: true, uploadId: answers[0].body.uploadId, offset: 0 });
+        }
+        // One session counts against the visitor's five unfinished uploads: four more fit, the fifth does not.
+        for (let i = 0; i < 4; i += 1) {
+            expect((await callApp(target, 'POST', 'uploads', { token: visitor.token, body: { ...body, name: `other-${i}.bin` } })).status).toBe(201);
+        }
+        const over = await callApp(target, 'POST', 'uploads', { token: visitor.token, body: { ...body, name: 'one-too-many.bin' } });
+        expect(over.status).toBe(429);
+        expect(over.body).toMatchObject({ success: false, error: 'error-too-many-uploads' });
+    });
+
     it('posts one message for a POST upload sent four times at once with one Idempotency-Key', async () => {
         const visitor = await newVisitor(target);
         const file = makeBinary(40 * 1024, 'idempotent.bin');

@@ -92,7 +92,7 @@ async function runBatches(batches: Op[][]): Promise<void> {
         const before = JSON.stringify(w.records);
         const ended = uploads.map((u) => ({ aborted: u.aborted, messageId: [...u.messageIds][0] }));
         const answers = await Promise.all(batch.map((op) => send(w, servers, uploads, op)));
-        batch.forEach((op, i) => checkAfterEnd(op, answers[i], ended[op.upload], batch));
+        batch.forEach((op, i) => checkAfterEnd(op, answers[i], ended[op.upload]));
         batch.forEach((op, i) => check(op, answers[i], uploads[op.upload], before, w, batch));
     }
 
@@ -143,13 +143,13 @@ function send(w: FakeWorld, servers: ReturnType<typeof createServer>[], uploads:
 }
 
 /** The owner's requests for an upload that an earlier batch aborted, or finished with a message. */
-function checkAfterEnd(op: Op, answer: EndpointAnswer, before: { aborted: boolean; messageId?: string }, batch: Op[]): void {
+function checkAfterEnd(op: Op, answer: EndpointAnswer, before: { aborted: boolean; messageId?: string }): void {
     if ('stranger' in op && op.stranger) {
         return;
     }
     if (before.aborted) {
         expect({ op, status: answer.status, error: answer.content.error }).toEqual({ op, status: 404, error: 'error-upload-not-found' });
-    } else if (before.messageId && op.kind !== 'abort' && !batch.some((o) => o.kind === 'abort' && o.upload === op.upload)) {
+    } else if (before.messageId) {
         expect({ op, status: answer.status, complete: answer.content.complete, _id: answer.content._id }).toEqual({
             op,
             status: 200,
@@ -186,7 +186,8 @@ function check(op: Op, answer: EndpointAnswer, upload: ModelUpload, recordsBefor
         }
         upload.accepted.set(index, earlier ?? op.variant);
     }
-    if (op.kind === 'abort') {
+    // An abort answered with the message found the upload finished, and left it so.
+    if (op.kind === 'abort' && answer.content.complete !== true) {
         upload.aborted = true;
     }
 }

@@ -460,6 +460,57 @@ describe('what the app asks of app persistence', () => {
     });
 });
 
+describe('POST uploads with an Idempotency-Key', () => {
+    const file = Buffer.alloc(3 * 76_608 + 10, 7);
+    const withKey = (key: string, server?: ReturnType<typeof createServer>) => ({ token: 'token-A', headers: { 'idempotency-key': key }, server });
+    const unfinished = (w: FakeWorld): string[] => [...new Set(w.records.filter((r) => r.data.kind === 'session').map((r) => String(r.data.id)))];
+
+    it('answers six repeats sent at once on three servers with one session, created once', async () => {
+        const w = world();
+        const servers = [w.server, createServer(), createServer()];
+        const answers = await Promise.all(Array.from({ length: 6 }, (_, i) => resumable.create(w, file, {}, withKey('"create-1"', servers[i % 3]))));
+        const ids = new Set(answers.map((a) => a.content.uploadId));
+        expect(ids.size).toBe(1);
+        answers.forEach((a) => expect({ status: a.status, offset: a.content.offset }).toEqual({ status: 201, offset: 0 }));
+        expect(unfinished(w)).toEqual([...ids]);
+    });
+
+    it('answers a repeat after chunks were stored with the same session at its offset, so the client goes on from there', async () => {
+        const w = world();
+        const first = await resumable.create(w, file, {}, withKey('create-2'));
+        await resumable.send(w, first.content.uploadId, chunkOf(file, 0), 0);
+        const again = await resumable.create(w, file, {}, withKey('create-2'));
+        expect({ status: again.status, uploadId: again.content.uploadId, offset: again.content.offset }).toEqual({
+            status: 201,
+            uploadId: first.content.uploadId,
+            offset: 76_608,
+        });
+        expect(unfinished(w)).toHaveLength(1);
+    });
+
+    it('refuses the key used again for another file, or one used for POST upload, with error-idempotency-key-reused', async () => {
+        const w = world();
+        await resumable.create(w, file, {}, withKey('create-3'));
+        expectError(await resumable.create(w, Buffer.alloc(5), {}, withKey('create-3')), 422, 'error-idempotency-key-reused');
+        await single(w, { rid: 'roomA', file: { name: 'a.txt', type: 'text/plain', data: 'aGk=' } }, withKey('create-4'));
+        expectError(await resumable.create(w, file, {}, withKey('create-4')), 422, 'error-idempotency-key-reused');
+        expect(unfinished(w)).toHaveLength(1);
+    });
+
+    it('checks a refused request again on a repeat: the quota freed meanwhile admits it', async () => {
+        const w = world();
+        w.appSettings[APP_SETTING_IDS.maxOpenSessions] = 1;
+        const other = await resumable.create(w, file, { name: 'other.png' });
+        expectError(await resumable.create(w, file, {}, withKey('create-5')), 429, 'error-too-many-uploads', {
+            maxOpenSessions: 1,
+            maxStagedBytes: expect.any(Number),
+        });
+        await resumable.abort(w, other.content.uploadId);
+        const again = await resumable.create(w, file, {}, withKey('create-5'));
+        expect(again.status).toBe(201);
+    });
+});
+
 describe('POST upload with an Idempotency-Key', () => {
     const body = (data: Buffer, name = 'note.txt') => ({ rid: 'roomA', file: { name, type: 'text/plain', data: data.toString('base64') } });
     const withKey = (key: string, server?: ReturnType<typeof createServer>) => ({ token: 'token-A', headers: { 'idempotency-key': key }, server });

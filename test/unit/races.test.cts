@@ -10,8 +10,8 @@ import { describe, expect, it } from '@jest/globals';
 import { EXPIRY_GRACE_MS, removeExpiredSessions } from '../../lib/services/uploads';
 import { APP_SETTING_IDS } from '../../lib/settings';
 import { asEngineAccessors, createAccessors, createServer, createWorld, FAST_TIMING, type FakeWorld } from '../fakes.cjs';
-import { chunkOf, expectError, isDocumentedRefusal, resumable, sha } from './api.cjs';
-import { calls, Controller, gated } from './gated.cjs';
+import { chunkOf, expectError, isDocumentedRefusal, resumable, sha, single } from './api.cjs';
+import { calls, Controller, gated, gatedAccessors } from './gated.cjs';
 
 function world(): FakeWorld {
     const w = createWorld();
@@ -207,5 +207,107 @@ describe('an outcome saved without its end mark', () => {
             _id: retried.content._id,
             chunksLeft: 0,
         });
+    });
+});
+
+describe('a keyed POST upload repeated after the room closed', () => {
+    it("answers the first request's message", async () => {
+        const w = world();
+        const body = { rid: 'roomA', file: { name: 'note.txt', type: 'text/plain', data: Buffer.from('hello').toString('base64') } };
+        const keyed = { token: 'token-A', headers: { 'idempotency-key': '"k-1"' } };
+        const first = await single(w, body, keyed);
+        expect(first.status).toBe(200);
+        // The answer was lost; before the widget's retry the agent (or the auto-close) closes the chat.
+        w.rooms.find((r) => r.id === 'roomA')!.isOpen = false;
+        const again = await single(w, body, keyed);
+        expect({ status: again.status, _id: again.content._id }).toEqual({ status: 200, _id: first.content._id });
+    });
+});
+
+describe('an abort whose end mark was not written', () => {
+    it('gets it from the repeated DELETE: a late chunk on a server that held the upload open is 404 and leaves nothing', async () => {
+        const w = world();
+        const file = fileOf(3);
+        const id = await create(w, file);
+        const b = createServer();
+        expect((await resumable.send(w, id, chunkOf(file, 0), 0, { token: 'token-A', server: b })).status).toBe(200);
+
+        // DELETE: the aborted version is saved, then the end mark insert fails (bridge error, or the server dies there).
+        const ctl = new Controller();
+        ctl.fail('persis.createWithAssociations', calls.insert('end'));
+        expectError(await resumable.abort(w, id, { token: 'token-A', accessors: gatedAccessors(w, ctl) }), 500, 'error-server');
+        // The widget (or the client library's best-effort abort) asks again: already aborted.
+        expectError(await resumable.abort(w, id), 404, 'error-upload-not-found');
+        await w.server.whenIdle();
+
+        // A chunk still on its way reaches B, which holds the upload as open.
+        const late = await resumable.send(w, id, chunkOf(file, 1), 1, { token: 'token-A', server: b });
+        await b.whenIdle();
+        const chunksLeft = w.records.filter((r) => r.data.kind === 'chunk').length;
+        // docs/API.md: after the upload ended, on every server: 404 when aborted; nothing of the chunk is kept.
+        expect({ status: late.status, error: late.content.error, chunksLeft }).toEqual({
+            status: 404,
+            error: 'error-upload-not-found',
+            chunksLeft: 0,
+        });
+    });
+});
+
+describe('DELETE of an upload that ended', () => {
+    it('answers the refusal of one that failed for good and keeps it: every later request answers the same error', async () => {
+        const w = world();
+        const file = fileOf(2);
+        const id = await create(w, file, { sha256: sha(Buffer.from('another file')) });
+        expect((await resumable.send(w, id, chunkOf(file, 0), 0)).status).toBe(200);
+        expectError(await resumable.send(w, id, chunkOf(file, 1), 1), 400, 'error-checksum-mismatch', { field: 'sha256' });
+        // The client library sends DELETE after every refusal (abortOnServer): it is answered the refusal.
+        expectError(await resumable.abort(w, id), 400, 'error-checksum-mismatch', { field: 'sha256' });
+        const again = await resumable.complete(w, id);
+        expect({ status: again.status, error: again.content.error }).toEqual({ status: 400, error: 'error-checksum-mismatch' });
+    });
+    it('answers the message of one that was posted, which stays posted: a cancel that lands after the completion', async () => {
+        const w = world();
+        const file = fileOf(2);
+        const id = await create(w, file);
+        expect((await resumable.send(w, id, chunkOf(file, 0), 0)).status).toBe(200);
+        const done = await resumable.send(w, id, chunkOf(file, 1), 1);
+        expect(done.content).toMatchObject({ success: true, complete: true });
+        const cancelled = await resumable.abort(w, id);
+        expect({ status: cancelled.status, complete: cancelled.content.complete, _id: cancelled.content._id }).toEqual({
+            status: 200,
+            complete: true,
+            _id: done.content._id,
+        });
+        expect((await resumable.status(w, id)).content).toMatchObject({ complete: true, _id: done.content._id });
+        expect(w.messages).toHaveLength(1);
+    });
+});
+
+describe('a finished upload whose message was deleted from the room', () => {
+    it('answers error-upload-not-found, so a client resuming it starts over instead of failing until it expires', async () => {
+        const w = world();
+        const file = fileOf(2);
+        const id = await create(w, file);
+        await resumable.send(w, id, chunkOf(file, 0), 0);
+        expect((await resumable.send(w, id, chunkOf(file, 1), 1)).content).toMatchObject({ complete: true });
+        w.messages.length = 0; // an agent deletes it
+        expectError(await resumable.status(w, id), 404, 'error-upload-not-found');
+        expectError(await resumable.complete(w, id), 404, 'error-upload-not-found');
+    });
+});
+
+describe('a claim that cannot be removed after its outcome is written', () => {
+    it('leaves the answer as it is; the claim goes stale and the next request is answered the outcome', async () => {
+        const w = world();
+        const file = fileOf(2);
+        const id = await create(w, file);
+        await resumable.send(w, id, chunkOf(file, 0), 0);
+        const ctl = new Controller();
+        ctl.fail('persis.removeByAssociation', calls.claimRemoval());
+        const done = await resumable.send(w, id, chunkOf(file, 1), 1, { token: 'token-A', accessors: gatedAccessors(w, ctl) });
+        expect(done.content).toMatchObject({ success: true, complete: true, _id: expect.any(String) });
+        await sleep(FAST_TIMING.claimStaleMs + 100);
+        expect((await resumable.complete(w, id)).content).toMatchObject({ complete: true, _id: done.content._id });
+        expect(w.messages).toHaveLength(1);
     });
 });
