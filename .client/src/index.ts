@@ -181,8 +181,12 @@ export async function uploadFile(options: UploadOptions): Promise<PostedMessage>
             await abortOnServer(run);
             throw new UploadAbortedError();
         }
-        // A refusal is final; a network failure keeps the session for a later resume.
+        // A refusal is final; a network failure keeps the session for a later resume, when there is a
+        // resume store to continue it from. Without one nobody can: the session would count against
+        // the visitor's unfinished uploads until its lifetime ends (429 error-too-many-uploads).
+        // A completion still in progress is left to finish.
         if (err instanceof UploadHttpError && !isTransientError(err)) await abortOnServer(run);
+        else if (!options.resume && !isInProgressError(err)) await abortOnServer(run);
         throw err;
     } finally {
         await source.close?.();
@@ -219,7 +223,10 @@ async function uploadResumable(run: Run, limits: UploadLimits): Promise<PostedMe
         }
     }
     if (!run.uploadId) {
+        // One key for this upload's creation, the same on every retry: a repeat of a request the
+        // server already answered gets the same session back instead of leaving one behind.
         const created = await request(t, 'POST', 'uploads', {
+            headers: { 'idempotency-key': `"${await randomUuid()}"` },
             body: {
                 rid: options.rid,
                 name: run.name,

@@ -199,8 +199,8 @@ export class FakeServer {
         if (r.token !== this.token) return [403, errorBody('unauthorized')];
         const key = `${r.method} ${r.route}`;
         if (key === 'GET limits') return [200, { success: true, ...this.limits }];
-        if (key === 'POST upload') return this.postUploadOnce(r);
-        if (key === 'POST uploads') return this.createSession(r.body);
+        if (key === 'POST upload') return this.once(r, () => this.postUpload(r.body));
+        if (key === 'POST uploads') return this.once(r, () => this.createSession(r.body));
         if (key === 'PATCH uploads') return this.storeChunk(r.body);
         if (key === 'POST uploads/complete') return this.complete(this.sessions.get(r.body?.uploadId));
         const session = this.sessions.get(r.query.uploadId);
@@ -219,15 +219,24 @@ export class FakeServer {
         return size === 0 ? [400, errorBody('error-empty-file')] : undefined;
     }
 
-    /** A repeated key with the same body gets the first answer and posts nothing; with another body, 422. */
-    private postUploadOnce(r: RecordedRequest): [number, unknown] {
-        if (r.idempotencyKey === undefined) return this.postUpload(r.body);
+    /**
+     * `POST upload` and `POST uploads` by Idempotency-Key: a repeated key with the same route and body
+     * gets the first answer (a session at its offset now) and posts or creates nothing; with another, 422.
+     * A refused `POST uploads` is not kept (the app checks a repeat again: the quota may have freed).
+     */
+    private once(r: RecordedRequest, first: () => [number, unknown]): [number, unknown] {
+        if (r.idempotencyKey === undefined) return first();
         if (!/^"[\x20-\x21\x23-\x5b\x5d-\x7e]{1,255}"$/.test(r.idempotencyKey)) return [400, errorBody('error-invalid-idempotency-key')];
-        const body = JSON.stringify(r.body);
+        const body = `${r.route} ${JSON.stringify(r.body)}`;
         const seen = this.idempotent.get(r.idempotencyKey);
-        if (seen) return seen.body === body ? seen.answer : [422, errorBody('error-idempotency-key-reused')];
-        const answer = this.postUpload(r.body);
-        this.idempotent.set(r.idempotencyKey, { body, answer });
+        if (seen && seen.body !== body) return [422, errorBody('error-idempotency-key-reused')];
+        if (seen) {
+            const [status, content] = seen.answer;
+            const session = this.sessions.get((content as { uploadId?: string }).uploadId ?? '');
+            return session ? [status, { ...(content as object), offset: session.offset }] : seen.answer;
+        }
+        const answer = first();
+        if (answer[0] < 400 || r.route === 'upload') this.idempotent.set(r.idempotencyKey, { body, answer });
         return answer;
     }
 

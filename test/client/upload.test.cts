@@ -45,6 +45,9 @@ function options(file: UploadOptions['file'], extra: Partial<UploadOptions> = {}
     };
 }
 
+/** Sessions on the fake that no message finished (aborted ones are gone from it). */
+const unfinished = (): string[] => [...server.sessions.values()].filter((s) => !s.message).map((s) => s.uploadId);
+
 const patchOffsets = () => server.requests.filter((r) => r.method === 'PATCH').map((r) => r.body.offset as number);
 
 describe('uploadFile: choosing the path', () => {
@@ -704,5 +707,26 @@ describe('runtimes without Node globals', () => {
             expect(p.body.sha256).toBe(sha256(Buffer.from(p.body.data, 'base64')));
         }
         expect(server.posted[0].bytes.equals(bytes)).toBe(true);
+    });
+});
+
+describe('uploadFile: sessions nobody can continue', () => {
+    it('creates one session when the answer to POST uploads is lost: the retry carries the same Idempotency-Key', async () => {
+        server.faults = [{ method: 'POST', route: 'uploads', fault: 'drop-after' }]; // created, answer lost
+        await uploadFile(options(randomBytes(3 * server.limits.chunkSizeBytes)));
+        expect({ creates: server.routeCount('POST', 'uploads'), unfinished: unfinished() }).toEqual({ creates: 2, unfinished: [] });
+        const keys = server.requests.filter((r) => r.method === 'POST' && r.route === 'uploads').map((r) => r.idempotencyKey);
+        expect(keys[0]).toMatch(/^"[0-9a-f-]{36}"$/);
+        expect(keys[1]).toBe(keys[0]);
+        expect(server.sessions.size).toBe(1);
+    });
+
+    it('aborts the session when it gives up after transient errors without a resume store to continue it from', async () => {
+        server.faults = [
+            { method: 'PATCH', route: 'uploads', times: Infinity, fault: { status: 503, body: { success: false, error: 'error-server' } } },
+        ];
+        const err = await uploadFile(options(randomBytes(3 * server.limits.chunkSizeBytes), { retry: { retries: 1 } })).catch((e) => e);
+        expect(err).toMatchObject({ status: 503 });
+        expect({ deletes: server.routeCount('DELETE', 'uploads'), unfinished: unfinished() }).toEqual({ deletes: 1, unfinished: [] });
     });
 });
