@@ -5,7 +5,8 @@
 //
 // Sections (--only a,b,…; or drop one with --no-<section>):
 //   targets   end to end ÷ floor and middle chunk ÷ do-nothing call, at --target-sizes (1m,10m,16m), serial and --parallel (4),
-//             each host warmed by the same work once untimed (--no-warm-up: timed cold);
+//             each host warmed by the same work once untimed (--no-warm-up: timed cold); --target-repeat N (3) times,
+//             each row the run with the median end to end ÷ floor;
 //             the floor's uploadBuffer, like the big and ceiling sections', passes the bytes as the app does (withCheapToJson);
 //             the same against the storage floor, where each chunk goes to the probe's store?steps=bytes (one persistence write)
 //   calls     one do-nothing call with a tiny and a 100 KB body against bare Express, and one 100 KB chunk kept by the probe's
@@ -74,6 +75,7 @@ const VALUE_FLAGS = [
     'marker',
     'only',
     'target-sizes',
+    'target-repeat',
     'calls',
     'cheap-size',
     'together-size',
@@ -126,6 +128,11 @@ const rate = (bytes: number, ms: number): string => (bytes / MIB / (ms / 1000)).
 const mem = (p: Peaks): [string, string] => [`${p.hostMiB}`, `${p.denoMiB}`];
 const table = (head: string[], rows: string[][]): string => [head, head.map(() => '---'), ...rows].map((r) => `| ${r.join(' | ')} |`).join('\n');
 const version = (pkg: string): string => JSON.parse(fs.readFileSync(path.join(repoRoot, 'node_modules', pkg, 'package.json'), 'utf8')).version;
+/** The item whose `key` is the median of `items` (the lower middle one of an even count). */
+function medianBy<T>(items: T[], key: (item: T) => number): T {
+    const sorted = [...items].sort((a, b) => (key(a) || Infinity) - (key(b) || Infinity));
+    return sorted[Math.floor((sorted.length - 1) / 2)];
+}
 /** `lo–hi` of `pick` over `items`, or one value when both ends print the same. */
 function rangeOf<T>(items: T[], pick: (item: T) => number, f: (x: number) => string): string {
     const xs = items.map(pick);
@@ -477,12 +484,25 @@ async function main(): Promise<void> {
     const probeZip = needsProbe ? await buildProbeZip(say) : '';
 
     if (sections.has('targets')) {
-        const rows = await measureTargets(zip, probeZip, limits, widths);
         const floorMs = (r: TargetRow): number => r.floorCallsMs + (r.uploadBuffer.uploadMs ?? NaN);
+        // --target-repeat N: the whole section N times; each row is the run whose end to end ÷ floor is
+        // the median of the N, so the figures of one row come from one run.
+        const repeats = Number(flags.get('target-repeat') ?? 3);
+        const runs: TargetRow[][] = [];
+        for (let round = 0; round < repeats; round++) {
+            say(`targets: round ${round + 1} of ${repeats}`);
+            runs.push(await measureTargets(zip, probeZip, limits, widths));
+        }
+        const rows = runs[0].map((_, i) =>
+            medianBy(
+                runs.map((run) => run[i]),
+                (r) => r.app.totalMs / floorMs(r),
+            ),
+        );
         // The floor of any app that keeps its chunks in app persistence: each chunk crosses the runtime once more to be kept.
         const storageFloorMs = (r: TargetRow): number => r.storeCallsMs + (r.uploadBuffer.uploadMs ?? NaN);
         const perChunk = (ms: number, r: TargetRow): number => ms / Math.max(1, r.app.chunks - 1);
-        const cmd = command(`--only targets --target-sizes ${flags.get('target-sizes') ?? '1m,10m,16m'}`);
+        const cmd = command(`--only targets --target-sizes ${flags.get('target-sizes') ?? '1m,10m,16m'} --target-repeat ${repeats}`);
         add(
             ratioTables,
             `Against the floor (${cmd})`,
