@@ -244,21 +244,29 @@ export async function createSession(ctx: UploadContext, request: CreateSessionRe
             if (!latest.uploadId) {
                 return undefined;
             }
+            // An upload that ended answers as it ended, as its other routes do: its message or its refusal.
             const session = await loadSession(ctx, store, latest.uploadId);
-            return createdAnswer(session, contiguousOffset(session, await store.readMarks(session.id)));
+            return (await finishedAnswer(ctx, session)) ?? createdAnswer(session, contiguousOffset(session, await store.readMarks(session.id)));
         },
         // A refusal is not recorded: a repeat is checked again (the visitor's quota may have freed).
         act: async () => {
             const session = await createNow(ctx, request);
-            await store.saveIdempotency({
-                visitorKey,
-                keyHash,
-                fingerprint,
-                state: 'done',
-                uploadId: session.id,
-                expiresAt: session.expiresAt,
-                revision: latest?.revision,
-            });
+            try {
+                await store.saveIdempotency({
+                    visitorKey,
+                    keyHash,
+                    fingerprint,
+                    state: 'done',
+                    uploadId: session.id,
+                    expiresAt: session.expiresAt,
+                    revision: latest?.revision,
+                });
+            } catch (e) {
+                // Nobody learns this session's id: a repeat of the request would create another one beside it.
+                ctx.state.sessions.forget(session.id);
+                await store.remove(session.id).catch(() => undefined);
+                throw e;
+            }
             return createdAnswer(session);
         },
     });
@@ -336,7 +344,15 @@ function checkSessionAccess(ctx: UploadContext, session: UploadSession | undefin
  */
 async function loadEndedSession(ctx: UploadContext, store: SessionStore, uploadId: string): Promise<UploadSession> {
     const stored = await store.find(uploadId);
-    if (stored && stored.state !== 'open' && stored.visitorKey === sha256Hex(ctx.visitorToken) && !(await store.readSlot(stored.id, 0)).ended) {
+    if (
+        stored &&
+        stored.state !== 'open' &&
+        stored.visitorKey === sha256Hex(ctx.visitorToken) &&
+        // Past its lifetime the expiry job has written, or is removing, everything of it: an end mark
+        // written now could land after that removal and stay for good.
+        stored.expiresAt > ctx.nowMs &&
+        !(await store.readSlot(stored.id, 0)).ended
+    ) {
         await endUpload(ctx, store, stored);
     }
     return checkSessionAccess(ctx, stored);
@@ -366,7 +382,9 @@ function progressOf(session: UploadSession, offset: number): Record<string, unkn
 /** `GET uploads`: how far the upload got, and its message once finished. */
 export async function readStatus(ctx: UploadContext, uploadId: string): Promise<Answer> {
     const store = storeOf(ctx);
-    const session = await loadSession(ctx, store, uploadId);
+    // `loadEndedSession`: the client library recovers from a 5xx with GET uploads, never with
+    // POST uploads/complete, so an outcome saved without its end mark gets it here too.
+    const session = await loadEndedSession(ctx, store, uploadId);
     const finished = await finishedAnswer(ctx, session);
     if (finished) {
         return finished;
@@ -549,12 +567,28 @@ export async function abortSession(ctx: UploadContext, uploadId: string): Promis
         settled: async () => finishedAnswer(ctx, (current = await loadEndedSession(ctx, store, uploadId))),
         act: async () => {
             const session = current!;
+            // A completion that recorded its attempt and then failed (or whose server died) may have
+            // posted the file: then the upload is done, and the cancel learns that it was sent.
+            const recovered = session.posting ? await recoverForAbort(ctx, store, session) : undefined;
+            if (recovered) {
+                ctx.logger.warn('an earlier completion had posted the file: DELETE answers its message', { size: session.size });
+                return finish(ctx, store, session, recovered);
+            }
             await store.save({ ...session, state: 'aborted' });
             await endUpload(ctx, store, session);
             ctx.state.sessions.forget(session.id);
             ctx.logger.info('upload session aborted', { size: session.size });
             return { status: 200, content: { success: true, uploadId: session.id } };
         },
+    });
+}
+
+/** The message an earlier completion of `session` posted, found as `completeNow` finds it; the room may have closed since. */
+async function recoverForAbort(ctx: UploadContext, store: SessionStore, session: UploadSession): Promise<Record<string, unknown> | undefined> {
+    const visitor = await authorizeVisitor(ctx.read, ctx.visitorToken);
+    return recoverEarlierPost(ctx.read, ctx.modify, session.rid, session.posting!, session.description, {
+        visitorId: visitor.id,
+        takenMessageIds: await messagesOfOtherUploads(store, session.visitorKey, { uploadId: session.id }),
     });
 }
 

@@ -68,7 +68,12 @@ interface ModelUpload {
     accepted: Map<number, Variant>;
     messageIds: Set<string>;
     aborted: boolean;
+    /** The refusal the upload failed with for good (its whole file checked), once an answer said so. */
+    failure?: string;
 }
+
+/** Refusals that end an upload for good in this model (a whole-file sha256 that does not match). */
+const FINAL_CODES = ['error-checksum-mismatch'];
 
 async function runBatches(batches: Op[][]): Promise<void> {
     const w: FakeWorld = createWorld();
@@ -85,15 +90,20 @@ async function runBatches(batches: Op[][]): Promise<void> {
             ...(shape.declareSha && { sha256: hash(whole) }),
         });
         expect(created.status).toBe(201);
-        uploads.push({ id: created.content.uploadId, name, accepted: new Map(), messageIds: new Set(), aborted: false });
+        uploads.push({ id: created.content.uploadId, name, accepted: new Map(), messageIds: new Set(), aborted: false, failure: undefined });
     }
 
     for (const batch of batches) {
         const before = JSON.stringify(w.records);
-        const ended = uploads.map((u) => ({ aborted: u.aborted, messageId: [...u.messageIds][0] }));
+        const ended = uploads.map((u) => ({ aborted: u.aborted, messageId: [...u.messageIds][0], failure: u.failure }));
         const answers = await Promise.all(batch.map((op) => send(w, servers, uploads, op)));
         batch.forEach((op, i) => checkAfterEnd(op, answers[i], ended[op.upload]));
         batch.forEach((op, i) => check(op, answers[i], uploads[op.upload], before, w, batch));
+        // An upload ends one way: aborted, posted or failed, never two of them (whatever the answers' order).
+        for (const u of uploads) {
+            const ends = [u.aborted, u.messageIds.size > 0, u.failure !== undefined].filter(Boolean).length;
+            expect({ upload: u.name, ends }).toEqual({ upload: u.name, ends: Math.min(ends, 1) });
+        }
     }
 
     await Promise.all(servers.map((server) => server.whenIdle()));
@@ -143,12 +153,14 @@ function send(w: FakeWorld, servers: ReturnType<typeof createServer>[], uploads:
 }
 
 /** The owner's requests for an upload that an earlier batch aborted, or finished with a message. */
-function checkAfterEnd(op: Op, answer: EndpointAnswer, before: { aborted: boolean; messageId?: string }): void {
+function checkAfterEnd(op: Op, answer: EndpointAnswer, before: { aborted: boolean; messageId?: string; failure?: string }): void {
     if ('stranger' in op && op.stranger) {
         return;
     }
     if (before.aborted) {
         expect({ op, status: answer.status, error: answer.content.error }).toEqual({ op, status: 404, error: 'error-upload-not-found' });
+    } else if (before.failure) {
+        expect({ op, status: answer.status, error: answer.content.error }).toEqual({ op, status: 400, error: before.failure });
     } else if (before.messageId) {
         expect({ op, status: answer.status, complete: answer.content.complete, _id: answer.content._id }).toEqual({
             op,
@@ -170,6 +182,10 @@ function check(op: Op, answer: EndpointAnswer, upload: ModelUpload, recordsBefor
     }
     if (answer.status >= 400) {
         expect({ op, answer: answer.content, documented: isDocumentedRefusal(answer) }).toMatchObject({ documented: true });
+        if (FINAL_CODES.includes(answer.content.error)) {
+            expect({ op, failure: upload.failure ?? answer.content.error }).toEqual({ op, failure: answer.content.error });
+            upload.failure = answer.content.error;
+        }
         return;
     }
     expect([200, 201]).toContain(answer.status);
