@@ -24,7 +24,11 @@ export class UploadHttpError extends Error {
 /** The caller's `AbortSignal` fired; the server session (if any) was asked to abort. */
 export class UploadAbortedError extends Error {
     readonly code = 'error-cancelled';
-    constructor(message = 'The upload was cancelled.') {
+    constructor(
+        message = 'The upload was cancelled.',
+        /** The message, when the cancel landed after the server had posted the file (DELETE answered it). */
+        readonly posted?: Record<string, unknown>,
+    ) {
         super(message);
         this.name = 'UploadAbortedError';
     }

@@ -111,6 +111,8 @@ interface Run {
     reported: number;
     uploadId?: string;
     resumeKey?: string;
+    /** True once the resume store holds the session id (read back): only then can a later call continue it. */
+    resumeStored?: boolean;
 }
 
 // Fields of a chunk or status answer that are the protocol's, not the message's.
@@ -178,15 +180,19 @@ export async function uploadFile(options: UploadOptions): Promise<PostedMessage>
         return message;
     } catch (err) {
         if (options.signal?.aborted) {
-            await abortOnServer(run);
-            throw new UploadAbortedError();
+            // A cancel that lands after the completion is answered the message: the file was sent.
+            const posted = await abortOnServer(run);
+            throw new UploadAbortedError(undefined, posted);
         }
         // A refusal is final; a network failure keeps the session for a later resume, when there is a
         // resume store to continue it from. Without one nobody can: the session would count against
         // the visitor's unfinished uploads until its lifetime ends (429 error-too-many-uploads).
         // A completion still in progress is left to finish.
-        if (err instanceof UploadHttpError && !isTransientError(err)) await abortOnServer(run);
-        else if (!options.resume && !isInProgressError(err)) await abortOnServer(run);
+        // DELETE of an upload that a lost answer had already finished answers its message: it was sent.
+        let posted: PostedMessage | undefined;
+        if (err instanceof UploadHttpError && !isTransientError(err)) posted = await abortOnServer(run);
+        else if (!run.resumeStored && !isInProgressError(err)) posted = await abortOnServer(run);
+        if (posted) return posted;
         throw err;
     } finally {
         await source.close?.();
@@ -225,22 +231,40 @@ async function uploadResumable(run: Run, limits: UploadLimits): Promise<PostedMe
     if (!run.uploadId) {
         // One key for this upload's creation, the same on every retry: a repeat of a request the
         // server already answered gets the same session back instead of leaving one behind.
-        const created = await request(t, 'POST', 'uploads', {
-            headers: { 'idempotency-key': `"${await randomUuid()}"` },
-            body: {
-                rid: options.rid,
-                name: run.name,
-                size: run.total,
-                type: options.type ?? source.type,
-                sha256: await source.sha256(),
-                description: options.description,
-            },
-        });
+        // With a resume store the key is kept beside the session id, so a later call (a reload after
+        // every answer to the create was lost) gets that session back instead of leaving it behind.
+        const keyName = run.resumeKey && `${run.resumeKey}:idempotency-key`;
+        const body = {
+            rid: options.rid,
+            name: run.name,
+            size: run.total,
+            type: options.type ?? source.type,
+            sha256: await source.sha256(),
+            description: options.description,
+        };
+        const kept = keyName ? await Promise.resolve(options.resume!.get(keyName)).catch(() => undefined) : undefined;
+        const freshKey = async () => {
+            const key = `"${await randomUuid()}"`;
+            if (keyName) await Promise.resolve(options.resume!.set(keyName, key)).catch(() => undefined);
+            return key;
+        };
+        let created: Answer;
+        try {
+            created = await request(t, 'POST', 'uploads', { headers: { 'idempotency-key': kept || (await freshKey()) }, body });
+        } catch (err) {
+            // A kept key whose session ended (or that went with another file): a new upload, a new key.
+            if (!kept || !(err instanceof UploadHttpError) || isTransientError(err)) throw err;
+            created = await request(t, 'POST', 'uploads', { headers: { 'idempotency-key': await freshKey() }, body });
+        }
+        // A kept key whose upload finished before the reload answers the message: do not post twice.
+        if (created.complete === true && created._id) return toMessage(created);
         run.uploadId = created.uploadId as string;
         run.offset = created.offset ?? 0;
         chunkSizeBytes = created.chunkSizeBytes ?? chunkSizeBytes;
         maxParallelChunks = created.maxParallelChunks ?? maxParallelChunks;
-        if (run.resumeKey) await options.resume!.set(run.resumeKey, run.uploadId);
+        if (run.resumeKey) run.resumeStored = await storeSessionId(options.resume!, run.resumeKey, run.uploadId);
+    } else {
+        run.resumeStored = true;
     }
     report(run, run.offset);
     const width = Math.max(1, Math.min(Math.floor(options.parallel ?? maxParallelChunks) || 1, maxParallelChunks));
@@ -334,18 +358,38 @@ async function findSession(t: Transport, uploadId: string, size: number): Promis
 }
 
 async function forgetSession(run: Run): Promise<void> {
-    if (run.resumeKey) await run.options.resume!.delete(run.resumeKey);
+    if (run.resumeKey) {
+        await run.options.resume!.delete(`${run.resumeKey}:idempotency-key`);
+        await run.options.resume!.delete(run.resumeKey);
+    }
 }
 
-/** Best effort: `DELETE uploads` with a short deadline of its own, then forget the session. */
-async function abortOnServer(run: Run): Promise<void> {
-    if (run.uploadId) {
+/** Stores the session id and reads it back: a store that cannot keep it (full, forbidden, failing) only loses resumability. */
+async function storeSessionId(store: ResumeStore, key: string, uploadId: string): Promise<boolean> {
+    try {
+        await store.set(key, uploadId);
+        return (await store.get(key)) === uploadId;
+    } catch {
+        return false;
+    }
+}
+
+/**
+ * Best effort: `DELETE uploads` with a short deadline of its own, then forget the session. Resolves
+ * to the message when the upload had been posted (DELETE of a finished upload answers it).
+ */
+async function abortOnServer(run: Run): Promise<PostedMessage | undefined> {
+    // No session id: the create's answer never came; its kept key lets a later call get that session back.
+    if (!run.uploadId) return undefined;
+    let answer: Answer | undefined;
+    {
         const deadline = new AbortController();
         const timer = setTimeout(() => deadline.abort(), 5_000);
-        await requestOnce({ ...run.t, signal: deadline.signal }, 'DELETE', 'uploads', {
+        answer = await requestOnce({ ...run.t, signal: deadline.signal }, 'DELETE', 'uploads', {
             query: { uploadId: run.uploadId },
         }).catch(() => undefined);
         clearTimeout(timer);
     }
     await Promise.resolve(forgetSession(run)).catch(() => undefined);
+    return answer?.complete === true ? toMessage(answer) : undefined;
 }

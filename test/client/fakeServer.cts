@@ -206,7 +206,9 @@ export class FakeServer {
         const session = this.sessions.get(r.query.uploadId);
         if (!session && (key === 'GET uploads' || key === 'DELETE uploads')) return [404, errorBody('error-upload-not-found')];
         if (key === 'GET uploads') return [200, this.status(session!)];
-        if (key === 'DELETE uploads') return (this.sessions.delete(session!.uploadId), [200, { success: true }]);
+        // docs/API.md: an upload that ended answers as it ended (its message) and is not changed.
+        if (key === 'DELETE uploads' && session!.message) return [200, this.status(session!)];
+        if (key === 'DELETE uploads') return (this.sessions.delete(session!.uploadId), [200, { success: true, uploadId: session!.uploadId }]);
         return [405, errorBody('error-method-not-allowed')];
     }
 
