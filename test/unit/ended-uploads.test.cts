@@ -2,23 +2,12 @@
  * What an upload that ended answers on every route, also when a call around its end failed, each
  * interleaving driven call by call (test/unit/gated.cts).
  */
-import { randomBytes } from 'crypto';
 
 import { describe, expect, it } from '@jest/globals';
 
-import { APP_SETTING_IDS } from '../../lib/settings';
-import { createServer, createWorld, type FakeWorld } from '../fakes.cjs';
+import { type FakeWorld } from '../fakes.cjs';
 import { chunkOf, expectError, resumable, sha } from './api.cjs';
-import { calls, Controller, gated } from './gated.cjs';
-
-function world(): FakeWorld {
-    const w = createWorld();
-    w.appSettings[APP_SETTING_IDS.contentCheck] = 'off';
-    w.appSettings[APP_SETTING_IDS.stripMetadata] = false;
-    return w;
-}
-
-const fileOf = (chunks: number, last = 1_000): Buffer => randomBytes(76_608 * (chunks - 1) + last);
+import { calls, Controller, fileOf, gated, plainWorld } from './gated.cjs';
 
 async function create(w: FakeWorld, file: Buffer, extra: Record<string, unknown> = {}, key?: string) {
     return resumable.create(
@@ -29,40 +18,9 @@ async function create(w: FakeWorld, file: Buffer, extra: Record<string, unknown>
     );
 }
 
-describe('a done upload whose end mark is missing, read by GET uploads (what the client library does after a 5xx)', () => {
-    it('gets its end mark: a late chunk on a server holding the upload open is answered the message and leaves no bytes', async () => {
-        const w = world();
-        const file = fileOf(3);
-        const id = (await create(w, file)).content.uploadId;
-        const late = createServer();
-        expect((await resumable.send(w, id, chunkOf(file, 0), 0, { token: 'token-A', server: late })).status).toBe(200);
-        expect((await resumable.send(w, id, chunkOf(file, 1), 1)).status).toBe(200);
-
-        // The completing call that writes the end mark fails: 500, the file is posted and `done` saved.
-        const ctl = new Controller();
-        ctl.fail('persis.createWithAssociations', calls.insert('end'));
-        expectError(await gated.send(w, id, chunkOf(file, 2), 2, w.server, ctl), 500, 'error-server');
-        // The client library's recovery after a 5xx: GET uploads, which answers complete:true with the message,
-        // so it never sends POST uploads/complete (the only repair the code has besides DELETE).
-        const status = await resumable.status(w, id);
-        expect(status.content).toMatchObject({ complete: true });
-        await w.server.whenIdle();
-
-        const answer = await resumable.send(w, id, chunkOf(file, 1), 1, { token: 'token-A', server: late });
-        await late.whenIdle();
-        const chunksLeft = w.records.filter((r) => r.data.kind === 'chunk').length;
-        expect({ status: answer.status, complete: answer.content.complete, _id: answer.content._id, chunksLeft }).toEqual({
-            status: 200,
-            complete: true,
-            _id: status.content._id,
-            chunksLeft: 0,
-        });
-    });
-});
-
 describe('DELETE after a completion posted the file but could not write its outcome', () => {
     it('answers the message (as POST uploads/complete would), not an abort of a file that is in the room', async () => {
-        const w = world();
+        const w = plainWorld();
         const file = fileOf(2);
         const id = (await create(w, file, { sha256: sha(file) })).content.uploadId;
         expect((await resumable.send(w, id, chunkOf(file, 0), 0)).status).toBe(200);
@@ -83,7 +41,7 @@ describe('DELETE after a completion posted the file but could not write its outc
 
 describe('a keyed POST uploads repeated after its upload ended', () => {
     it('after it was posted: answers the message, as every other route of the upload does', async () => {
-        const w = world();
+        const w = plainWorld();
         const file = fileOf(2);
         const first = await create(w, file, {}, '"k-done"');
         const id = first.content.uploadId;
@@ -99,7 +57,7 @@ describe('a keyed POST uploads repeated after its upload ended', () => {
     });
 
     it('after it failed for good: answers its refusal, not an open session at its offset', async () => {
-        const w = world();
+        const w = plainWorld();
         const file = fileOf(2);
         const first = await create(w, file, { sha256: sha(Buffer.from('another file')) }, '"k-failed"');
         const id = first.content.uploadId;
@@ -110,7 +68,7 @@ describe('a keyed POST uploads repeated after its upload ended', () => {
     });
 
     it('after it was aborted: answers 404 error-upload-not-found, as its other routes do', async () => {
-        const w = world();
+        const w = plainWorld();
         const file = fileOf(2);
         const first = await create(w, file, {}, '"k-aborted"');
         expect((await resumable.abort(w, first.content.uploadId)).status).toBe(200);
@@ -124,7 +82,7 @@ describe('a repeated completion of a finished upload while the expiry job remove
     it('leaves no record behind', async () => {
         const { removeExpiredSessions, EXPIRY_GRACE_MS } = await import('../../lib/services/uploads');
         const { asEngineAccessors, createAccessors } = await import('../fakes.cjs');
-        const w = world();
+        const w = plainWorld();
         const file = fileOf(2);
         const id = (await create(w, file)).content.uploadId;
         await resumable.send(w, id, chunkOf(file, 0), 0);
@@ -150,7 +108,7 @@ describe('a repeated completion of a finished upload while the expiry job remove
 
 describe('a keyed POST uploads whose idempotency record could not be written', () => {
     it('leaves one session, not two, once the client repeats it with the same key', async () => {
-        const w = world();
+        const w = plainWorld();
         const file = fileOf(2);
         const { call } = await import('./api.cjs');
         const { UploadSessionsEndpoint } = await import('../../endpoints/uploads-endpoint');

@@ -6,10 +6,13 @@
  */
 import { CompleteUploadEndpoint } from '../../endpoints/complete-endpoint';
 import { UploadSessionsEndpoint } from '../../endpoints/uploads-endpoint';
+import { randomBytes } from 'crypto';
+
 import { CHUNK_SIZE_BYTES } from '../../lib/requests';
 import { type ServerState } from '../../lib/services/server-state';
-import { createAccessors, type FakeAccessors, type FakeWorld } from '../fakes.cjs';
-import { call, type EndpointAnswer, type EndpointClass, type Method, sha } from './api.cjs';
+import { APP_SETTING_IDS } from '../../lib/settings';
+import { createAccessors, createWorld, type FakeAccessors, type FakeWorld } from '../fakes.cjs';
+import { call, chunkOf, type EndpointAnswer, type EndpointClass, type Method, resumable, sha } from './api.cjs';
 
 interface Deferred {
     promise: Promise<void>;
@@ -154,3 +157,32 @@ export const calls = {
     claimLook: () => (args: unknown[]) => idsOf(args[0]).some((id) => id.startsWith('livechat-upload:claim:')),
     claimRemoval: () => (args: unknown[]) => idsOf(args[0]).some((id) => id.startsWith('livechat-upload:claim:')),
 };
+
+/** A world whose files go through as sent (no content check, no metadata removal): these tests are about bookkeeping. */
+export function plainWorld(): FakeWorld {
+    const w = createWorld();
+    w.appSettings[APP_SETTING_IDS.contentCheck] = 'off';
+    w.appSettings[APP_SETTING_IDS.stripMetadata] = false;
+    return w;
+}
+
+/** Random bytes for `chunks` chunks, the last one `last` bytes long. */
+export const fileOf = (chunks: number, last = 1_000): Buffer => randomBytes(CHUNK_SIZE_BYTES * (chunks - 1) + last);
+
+/**
+ * Chunk `index` sent late to `server` (one that held the upload as open), once every server is idle
+ * afterwards: what it was answered, and how many chunk records the store still holds.
+ */
+export async function lateChunk(
+    w: FakeWorld,
+    uploadId: string,
+    file: Buffer,
+    index: number,
+    server: ServerState,
+): Promise<{ status: number; error: unknown; complete: unknown; _id: unknown; chunksLeft: number }> {
+    await w.server.whenIdle();
+    const answer = await resumable.send(w, uploadId, chunkOf(file, index), index, { token: 'token-A', server });
+    await server.whenIdle();
+    const chunksLeft = w.records.filter((r) => r.data.kind === 'chunk').length;
+    return { status: answer.status, error: answer.content.error, complete: answer.content.complete, _id: answer.content._id, chunksLeft };
+}

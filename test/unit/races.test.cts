@@ -3,24 +3,14 @@
  * each driven call by call: test/unit/gated.cts holds, fails or cuts off chosen bridge calls of one
  * request, so two requests' calls interleave in exactly the order that once broke a promise.
  */
-import { randomBytes } from 'crypto';
 
 import { describe, expect, it } from '@jest/globals';
 
 import { EXPIRY_GRACE_MS, removeExpiredSessions } from '../../lib/services/uploads';
-import { APP_SETTING_IDS } from '../../lib/settings';
-import { asEngineAccessors, createAccessors, createServer, createWorld, FAST_TIMING, type FakeWorld } from '../fakes.cjs';
+import { asEngineAccessors, createAccessors, createServer, FAST_TIMING, type FakeWorld } from '../fakes.cjs';
 import { chunkOf, expectError, isDocumentedRefusal, resumable, sha, single } from './api.cjs';
-import { calls, Controller, gated, gatedAccessors } from './gated.cjs';
+import { calls, Controller, fileOf, gated, gatedAccessors, lateChunk, plainWorld } from './gated.cjs';
 
-function world(): FakeWorld {
-    const w = createWorld();
-    w.appSettings[APP_SETTING_IDS.contentCheck] = 'off';
-    w.appSettings[APP_SETTING_IDS.stripMetadata] = false;
-    return w;
-}
-
-const fileOf = (chunks: number, last = 1_000): Buffer => randomBytes(76_608 * (chunks - 1) + last);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function create(w: FakeWorld, file: Buffer, extra: Record<string, unknown> = {}): Promise<string> {
@@ -36,7 +26,7 @@ const fileBytesOf = (w: FakeWorld, messageId: string): Buffer | undefined => {
 
 describe('a completion retried after its server died before posting', () => {
     it('posts its own photo and leaves a later same-named photo of the visitor and its description alone', async () => {
-        const w = world();
+        const w = plainWorld();
         const photo1 = fileOf(2, 1_000);
         const photo2 = fileOf(2, 2_000); // another photo, another size: iOS names both "image.jpg"
         const meta = (description: string) => ({ name: 'image.jpg', type: 'image/jpeg', description });
@@ -76,7 +66,7 @@ describe('a completion retried after its server died before posting', () => {
 
 describe('a completion retried after a read failed once its file was posted', () => {
     it('answers the message it posted, not a later same-named one of the visitor', async () => {
-        const w = world();
+        const w = plainWorld();
         const photo1 = fileOf(2, 1_000);
         const photo2 = fileOf(2, 2_000);
         const meta = (description: string) => ({ name: 'image.jpg', type: 'image/jpeg', description });
@@ -101,7 +91,7 @@ describe('a completion retried after a read failed once its file was posted', ()
 
 describe('a chunk sent again while a completion on the same server ends the upload', () => {
     it('is answered complete:true only with the message', async () => {
-        const w = world();
+        const w = plainWorld();
         const file = fileOf(2);
         const id = await create(w, file);
         expect((await resumable.send(w, id, chunkOf(file, 0), 0)).status).toBe(200);
@@ -131,7 +121,7 @@ describe('a chunk sent again while a completion on the same server ends the uplo
 
 describe('a claim renewal still in flight when its completion ends', () => {
     it('lands before the claim is removed: no claim stays, and a DELETE on another server is not held off', async () => {
-        const w = world();
+        const w = plainWorld();
         w.uploadDelayMs = 150; // longer than one renewal period (50 ms)
         const file = fileOf(2);
         const id = await create(w, file);
@@ -156,7 +146,7 @@ describe('a claim renewal still in flight when its completion ends', () => {
 
 describe('a chunk in flight when the expiry job runs', () => {
     it('leaves nothing behind once the job has run again after the grace', async () => {
-        const w = world();
+        const w = plainWorld();
         const file = fileOf(3);
         const id = await create(w, file);
         const b = createServer(FAST_TIMING, () => Date.now() + w.clockOffsetMs);
@@ -182,8 +172,12 @@ describe('a chunk in flight when the expiry job runs', () => {
 });
 
 describe('an outcome saved without its end mark', () => {
-    it('gets it when the completion is retried: a late chunk is answered the message and its bytes go', async () => {
-        const w = world();
+    // The client library recovers from a 5xx with GET uploads; a widget may send POST uploads/complete.
+    it.each([
+        ['POST uploads/complete', (w: FakeWorld, id: string) => resumable.complete(w, id)],
+        ['GET uploads', (w: FakeWorld, id: string) => resumable.status(w, id)],
+    ])('gets it from the next %s: a late chunk is answered the message and its bytes go', async (_route, repeat) => {
+        const w = plainWorld();
         const file = fileOf(3);
         const id = await create(w, file);
         const late = createServer();
@@ -194,25 +188,15 @@ describe('an outcome saved without its end mark', () => {
         const ctl = new Controller();
         ctl.fail('persis.createWithAssociations', calls.insert('end'));
         expectError(await gated.send(w, id, chunkOf(file, 2), 2, w.server, ctl), 500, 'error-server');
-        const retried = await resumable.complete(w, id);
-        expect(retried.content).toMatchObject({ success: true, complete: true });
-        await w.server.whenIdle();
-
-        const answer = await resumable.send(w, id, chunkOf(file, 1), 1, { token: 'token-A', server: late });
-        await late.whenIdle();
-        const chunksLeft = w.records.filter((r) => r.data.kind === 'chunk').length;
-        expect({ status: answer.status, complete: answer.content.complete, _id: answer.content._id, chunksLeft }).toEqual({
-            status: 200,
-            complete: true,
-            _id: retried.content._id,
-            chunksLeft: 0,
-        });
+        const repeated = await repeat(w, id);
+        expect(repeated.content).toMatchObject({ success: true, complete: true });
+        expect(await lateChunk(w, id, file, 1, late)).toEqual({ status: 200, complete: true, _id: repeated.content._id, chunksLeft: 0 });
     });
 });
 
 describe('a keyed POST upload repeated after the room closed', () => {
     it("answers the first request's message", async () => {
-        const w = world();
+        const w = plainWorld();
         const body = { rid: 'roomA', file: { name: 'note.txt', type: 'text/plain', data: Buffer.from('hello').toString('base64') } };
         const keyed = { token: 'token-A', headers: { 'idempotency-key': '"k-1"' } };
         const first = await single(w, body, keyed);
@@ -226,7 +210,7 @@ describe('a keyed POST upload repeated after the room closed', () => {
 
 describe('an abort whose end mark was not written', () => {
     it('gets it from the repeated DELETE: a late chunk on a server that held the upload open is 404 and leaves nothing', async () => {
-        const w = world();
+        const w = plainWorld();
         const file = fileOf(3);
         const id = await create(w, file);
         const b = createServer();
@@ -238,14 +222,8 @@ describe('an abort whose end mark was not written', () => {
         expectError(await resumable.abort(w, id, { token: 'token-A', accessors: gatedAccessors(w, ctl) }), 500, 'error-server');
         // The widget (or the client library's best-effort abort) asks again: already aborted.
         expectError(await resumable.abort(w, id), 404, 'error-upload-not-found');
-        await w.server.whenIdle();
-
-        // A chunk still on its way reaches B, which holds the upload as open.
-        const late = await resumable.send(w, id, chunkOf(file, 1), 1, { token: 'token-A', server: b });
-        await b.whenIdle();
-        const chunksLeft = w.records.filter((r) => r.data.kind === 'chunk').length;
-        // docs/API.md: after the upload ended, on every server: 404 when aborted; nothing of the chunk is kept.
-        expect({ status: late.status, error: late.content.error, chunksLeft }).toEqual({
+        // A chunk still on its way reaches B, which holds the upload as open: 404 (aborted), nothing of it kept.
+        expect(await lateChunk(w, id, file, 1, b)).toEqual({
             status: 404,
             error: 'error-upload-not-found',
             chunksLeft: 0,
@@ -255,7 +233,7 @@ describe('an abort whose end mark was not written', () => {
 
 describe('DELETE of an upload that ended', () => {
     it('answers the refusal of one that failed for good and keeps it: every later request answers the same error', async () => {
-        const w = world();
+        const w = plainWorld();
         const file = fileOf(2);
         const id = await create(w, file, { sha256: sha(Buffer.from('another file')) });
         expect((await resumable.send(w, id, chunkOf(file, 0), 0)).status).toBe(200);
@@ -266,7 +244,7 @@ describe('DELETE of an upload that ended', () => {
         expect({ status: again.status, error: again.content.error }).toEqual({ status: 400, error: 'error-checksum-mismatch' });
     });
     it('answers the message of one that was posted, which stays posted: a cancel that lands after the completion', async () => {
-        const w = world();
+        const w = plainWorld();
         const file = fileOf(2);
         const id = await create(w, file);
         expect((await resumable.send(w, id, chunkOf(file, 0), 0)).status).toBe(200);
@@ -285,7 +263,7 @@ describe('DELETE of an upload that ended', () => {
 
 describe('a finished upload whose message was deleted from the room', () => {
     it('answers error-upload-not-found, so a client resuming it starts over instead of failing until it expires', async () => {
-        const w = world();
+        const w = plainWorld();
         const file = fileOf(2);
         const id = await create(w, file);
         await resumable.send(w, id, chunkOf(file, 0), 0);
@@ -298,7 +276,7 @@ describe('a finished upload whose message was deleted from the room', () => {
 
 describe('a claim that cannot be removed after its outcome is written', () => {
     it('leaves the answer as it is; the claim goes stale and the next request is answered the outcome', async () => {
-        const w = world();
+        const w = plainWorld();
         const file = fileOf(2);
         const id = await create(w, file);
         await resumable.send(w, id, chunkOf(file, 0), 0);

@@ -1,22 +1,13 @@
 /** DELETE against a completion, and a keyed POST uploads against the quota and expiry, on two servers of one store. */
-import { randomBytes } from 'crypto';
-
 import { describe, expect, it } from '@jest/globals';
 
 import { UploadSessionsEndpoint } from '../../endpoints/uploads-endpoint';
 import { EXPIRY_GRACE_MS, removeExpiredSessions } from '../../lib/services/uploads';
 import { APP_SETTING_IDS } from '../../lib/settings';
-import { asEngineAccessors, createAccessors, createServer, createWorld, type FakeWorld } from '../fakes.cjs';
+import { asEngineAccessors, createAccessors, createServer, type FakeWorld } from '../fakes.cjs';
 import { call, chunkOf, resumable } from './api.cjs';
-import { calls, Controller, gated, gatedAccessors } from './gated.cjs';
+import { calls, Controller, fileOf, gated, gatedAccessors, plainWorld } from './gated.cjs';
 
-function world(): FakeWorld {
-    const w = createWorld();
-    w.appSettings[APP_SETTING_IDS.contentCheck] = 'off';
-    w.appSettings[APP_SETTING_IDS.stripMetadata] = false;
-    return w;
-}
-const fileOf = (chunks: number, last = 1_000): Buffer => randomBytes(76_608 * (chunks - 1) + last);
 const create = (w: FakeWorld, file: Buffer, key?: string, options: Record<string, unknown> = {}) =>
     resumable.create(
         w,
@@ -27,7 +18,7 @@ const create = (w: FakeWorld, file: Buffer, key?: string, options: Record<string
 
 describe('DELETE and a completion on two servers', () => {
     it('DELETE arriving while the completion holds the claim answers its message', async () => {
-        const w = world();
+        const w = plainWorld();
         const file = fileOf(2);
         const id = (await create(w, file)).content.uploadId;
         await resumable.send(w, id, chunkOf(file, 0), 0);
@@ -47,7 +38,7 @@ describe('DELETE and a completion on two servers', () => {
         });
     });
     it('a completion arriving while DELETE holds the claim answers 404 and posts nothing', async () => {
-        const w = world();
+        const w = plainWorld();
         const file = fileOf(2);
         const id = (await create(w, file)).content.uploadId;
         await resumable.send(w, id, chunkOf(file, 0), 0);
@@ -73,7 +64,7 @@ describe('DELETE and a completion on two servers', () => {
 
 describe('a keyed POST uploads on two servers with the quota at its limit', () => {
     it('creates one session; both answer it', async () => {
-        const w = world();
+        const w = plainWorld();
         w.appSettings[APP_SETTING_IDS.maxOpenSessions] = 2;
         await create(w, fileOf(2));
         const ctl = new Controller();
@@ -105,7 +96,7 @@ describe('a keyed POST uploads on two servers with the quota at its limit', () =
 
 describe('a keyed POST uploads and expiry', () => {
     it('a repeat after the lifetime creates a new session; the job leaves no record of either behind', async () => {
-        const w = world();
+        const w = plainWorld();
         const file = fileOf(2);
         const first = await create(w, file, '"k"');
         const expiresAt = Date.parse(first.content.expiresAt);
