@@ -10,7 +10,7 @@ export const MS_PER_HOUR = 60 * 60 * 1000;
  * The default of the engine limit setting: the largest file one `uploadBuffer` call carries through a
  * stock Apps-Engine runtime inside its 30 s call timeout with room to spare
  * (docs/ROCKETCHAT.md, "The upload accessor's cost"). Measured on 2 cores: one call of 16 MiB took 1.95 s and one of 50 MiB 19.8 s
- * on a quiet machine (`npm run bench`, docs/PERFORMANCE.md); completing a 16 MiB upload took 1.9–2.7 s
+ * on a quiet machine (`npm run bench`, docs/PERFORMANCE.md); completing a 16 MiB upload took 1.9–2.4 s
  * on every supported engine (`npm run compat`, docs/COMPATIBILITY.md). The margin is kept for slower or
  * busier servers: a single call past ~44 s restarts the app's runtime (docs/ENGINE.md, H3).
  * An engine with the fixes of docs/ENGINE.md carries far more; admins raise the limit there.
