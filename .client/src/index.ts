@@ -200,19 +200,42 @@ export async function uploadFile(options: UploadOptions): Promise<PostedMessage>
 }
 
 async function uploadInOneRequest(run: Run): Promise<PostedMessage> {
-    const { options, t } = run;
+    const { options } = run;
     report(run, 0);
     const data = encodeBase64(await run.source.read(0, run.total));
-    // One key per logical upload, the same on every retry: a repeat of a request the server already
-    // answered gets the first message back and posts nothing (IETF httpapi Idempotency-Key draft,
-    // whose value is a structured-field string, hence the quotes).
-    const idempotencyKey = `"${await randomUuid()}"`;
-    const answer = await request(t, 'POST', 'upload', {
-        headers: { 'idempotency-key': idempotencyKey },
-        body: { rid: options.rid, file: { name: run.name, type: options.type ?? run.source.type, data }, description: options.description },
+    if (options.resume) run.resumeKey = resumeKey(options.rid, run.name, run.total, run.source.lastModified);
+    const answer = await requestOnceOnly(run, 'upload', {
+        rid: options.rid,
+        file: { name: run.name, type: options.type ?? run.source.type, data },
+        description: options.description,
     });
     report(run, run.total);
     return toMessage(answer);
+}
+
+/**
+ * `POST route` with an Idempotency-Key, one per logical upload and the same on every retry: a
+ * repeat of a request the server already answered gets the first answer back (the message, or the
+ * session at its offset) and posts or creates nothing (IETF httpapi Idempotency-Key draft, whose
+ * value is a structured-field string, hence the quotes). With a resume store the key is kept under
+ * the file's resume key, so a later call — a reload after every answer was lost — sends it again.
+ */
+async function requestOnceOnly(run: Run, route: 'upload' | 'uploads', body: Record<string, unknown>): Promise<Answer> {
+    const { options, t } = run;
+    const keyName = run.resumeKey && `${run.resumeKey}:idempotency-key`;
+    const kept = keyName ? await Promise.resolve(options.resume!.get(keyName)).catch(() => undefined) : undefined;
+    const freshKey = async () => {
+        const key = `"${await randomUuid()}"`;
+        if (keyName) await Promise.resolve(options.resume!.set(keyName, key)).catch(() => undefined);
+        return key;
+    };
+    try {
+        return await request(t, 'POST', route, { headers: { 'idempotency-key': kept || (await freshKey()) }, body });
+    } catch (err) {
+        // A kept key whose upload ended, or that went with another file: a new upload, a new key.
+        if (!kept || !(err instanceof UploadHttpError) || isTransientError(err)) throw err;
+        return request(t, 'POST', route, { headers: { 'idempotency-key': await freshKey() }, body });
+    }
 }
 
 async function uploadResumable(run: Run, limits: UploadLimits): Promise<PostedMessage> {
@@ -229,33 +252,14 @@ async function uploadResumable(run: Run, limits: UploadLimits): Promise<PostedMe
         }
     }
     if (!run.uploadId) {
-        // One key for this upload's creation, the same on every retry: a repeat of a request the
-        // server already answered gets the same session back instead of leaving one behind.
-        // With a resume store the key is kept beside the session id, so a later call (a reload after
-        // every answer to the create was lost) gets that session back instead of leaving it behind.
-        const keyName = run.resumeKey && `${run.resumeKey}:idempotency-key`;
-        const body = {
+        const created = await requestOnceOnly(run, 'uploads', {
             rid: options.rid,
             name: run.name,
             size: run.total,
             type: options.type ?? source.type,
             sha256: await source.sha256(),
             description: options.description,
-        };
-        const kept = keyName ? await Promise.resolve(options.resume!.get(keyName)).catch(() => undefined) : undefined;
-        const freshKey = async () => {
-            const key = `"${await randomUuid()}"`;
-            if (keyName) await Promise.resolve(options.resume!.set(keyName, key)).catch(() => undefined);
-            return key;
-        };
-        let created: Answer;
-        try {
-            created = await request(t, 'POST', 'uploads', { headers: { 'idempotency-key': kept || (await freshKey()) }, body });
-        } catch (err) {
-            // A kept key whose session ended (or that went with another file): a new upload, a new key.
-            if (!kept || !(err instanceof UploadHttpError) || isTransientError(err)) throw err;
-            created = await request(t, 'POST', 'uploads', { headers: { 'idempotency-key': await freshKey() }, body });
-        }
+        });
         // A kept key whose upload finished before the reload answers the message: do not post twice.
         if (created.complete === true && created._id) return toMessage(created);
         run.uploadId = created.uploadId as string;

@@ -801,7 +801,21 @@ describe('a resume store that is present but fails', () => {
     });
 });
 
-describe('the create key kept in the resume store', () => {
+describe('the Idempotency-Key kept in the resume store', () => {
+    it('gets the first message back after a reload when every answer to POST upload (a small file) was lost: posted once', async () => {
+        const store = memoryResumeStore();
+        const bytes = randomBytes(1_000);
+        server.faults = [{ method: 'POST', route: 'upload', times: Infinity, fault: 'drop-after' }]; // posted, answers lost
+        const first = await uploadFile(options(bytes, { resume: store, retry: { retries: 1 } })).catch((e) => e);
+        expect(first).toMatchObject({ code: 'error-network' });
+        server.faults = [];
+        const message = await uploadFile(options(bytes, { resume: store })); // the reloaded page, same file, same store
+        expect(server.posted).toHaveLength(1);
+        expect(message._id).toBe(server.posted[0].messageId);
+        const keys = server.requests.filter((r) => r.method === 'POST' && r.route === 'upload').map((r) => r.idempotencyKey);
+        expect(new Set(keys).size).toBe(1);
+    });
+
     it('gets the first session back after a reload when every answer to POST uploads was lost: one session, none left unfinished', async () => {
         const store = memoryResumeStore();
         const bytes = randomBytes(3 * server.limits.chunkSizeBytes);
