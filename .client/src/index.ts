@@ -173,6 +173,7 @@ export async function uploadFile(options: UploadOptions): Promise<PostedMessage>
         sleep: options.sleep ?? timerSleep,
     };
     const run: Run = { options, source, prepared, t, name, total: source.size, offset: 0, reported: -1 };
+    if (options.resume) run.resumeKey = resumeKey(options.rid, name, source.size, source.lastModified);
     try {
         const limits = (await request(t, 'GET', 'limits')) as UploadLimits;
         const message = run.total <= limits.singleRequestMaxBytes ? await uploadInOneRequest(run) : await uploadResumable(run, limits);
@@ -203,8 +204,7 @@ async function uploadInOneRequest(run: Run): Promise<PostedMessage> {
     const { options } = run;
     report(run, 0);
     const data = encodeBase64(await run.source.read(0, run.total));
-    if (options.resume) run.resumeKey = resumeKey(options.rid, run.name, run.total, run.source.lastModified);
-    const answer = await requestOnceOnly(run, 'upload', {
+    const answer = await requestIdempotent(run, 'upload', {
         rid: options.rid,
         file: { name: run.name, type: options.type ?? run.source.type, data },
         description: options.description,
@@ -220,9 +220,9 @@ async function uploadInOneRequest(run: Run): Promise<PostedMessage> {
  * value is a structured-field string, hence the quotes). With a resume store the key is kept under
  * the file's resume key, so a later call — a reload after every answer was lost — sends it again.
  */
-async function requestOnceOnly(run: Run, route: 'upload' | 'uploads', body: Record<string, unknown>): Promise<Answer> {
+async function requestIdempotent(run: Run, route: 'upload' | 'uploads', body: Record<string, unknown>): Promise<Answer> {
     const { options, t } = run;
-    const keyName = run.resumeKey && `${run.resumeKey}:idempotency-key`;
+    const keyName = run.resumeKey && idempotencyKeyName(run.resumeKey);
     const kept = keyName ? await Promise.resolve(options.resume!.get(keyName)).catch(() => undefined) : undefined;
     const freshKey = async () => {
         const key = `"${await randomUuid()}"`;
@@ -241,8 +241,7 @@ async function requestOnceOnly(run: Run, route: 'upload' | 'uploads', body: Reco
 async function uploadResumable(run: Run, limits: UploadLimits): Promise<PostedMessage> {
     const { options, t, source } = run;
     let { chunkSizeBytes, maxParallelChunks } = limits;
-    if (options.resume) {
-        run.resumeKey = resumeKey(options.rid, run.name, run.total, source.lastModified);
+    if (options.resume && run.resumeKey) {
         const storedId = await options.resume.get(run.resumeKey);
         const found = storedId ? await findSession(t, storedId, run.total) : undefined;
         if (found?.complete) return toMessage(found); // finished before the reload; do not post twice
@@ -252,7 +251,7 @@ async function uploadResumable(run: Run, limits: UploadLimits): Promise<PostedMe
         }
     }
     if (!run.uploadId) {
-        const created = await requestOnceOnly(run, 'uploads', {
+        const created = await requestIdempotent(run, 'uploads', {
             rid: options.rid,
             name: run.name,
             size: run.total,
@@ -361,9 +360,12 @@ async function findSession(t: Transport, uploadId: string, size: number): Promis
     }
 }
 
+/** Where the resume store keeps the Idempotency-Key of the upload stored under `resumeKey`. */
+const idempotencyKeyName = (resumeKey: string): string => `${resumeKey}:idempotency-key`;
+
 async function forgetSession(run: Run): Promise<void> {
     if (run.resumeKey) {
-        await run.options.resume!.delete(`${run.resumeKey}:idempotency-key`);
+        await run.options.resume!.delete(idempotencyKeyName(run.resumeKey));
         await run.options.resume!.delete(run.resumeKey);
     }
 }
@@ -385,15 +387,12 @@ async function storeSessionId(store: ResumeStore, key: string, uploadId: string)
 async function abortOnServer(run: Run): Promise<PostedMessage | undefined> {
     // No session id: the create's answer never came; its kept key lets a later call get that session back.
     if (!run.uploadId) return undefined;
-    let answer: Answer | undefined;
-    {
-        const deadline = new AbortController();
-        const timer = setTimeout(() => deadline.abort(), 5_000);
-        answer = await requestOnce({ ...run.t, signal: deadline.signal }, 'DELETE', 'uploads', {
-            query: { uploadId: run.uploadId },
-        }).catch(() => undefined);
-        clearTimeout(timer);
-    }
+    const deadline = new AbortController();
+    const timer = setTimeout(() => deadline.abort(), 5_000);
+    const answer = await requestOnce({ ...run.t, signal: deadline.signal }, 'DELETE', 'uploads', {
+        query: { uploadId: run.uploadId },
+    }).catch(() => undefined);
+    clearTimeout(timer);
     await Promise.resolve(forgetSession(run)).catch(() => undefined);
     return answer?.complete === true ? toMessage(answer) : undefined;
 }

@@ -1,7 +1,7 @@
 import { randomBytes } from 'crypto';
 
 import type { ILogger, IModify, IPersistence, IRead } from '@rocket.chat/apps-engine/definition/accessors';
-import type { ILivechatRoom } from '@rocket.chat/apps-engine/definition/livechat';
+import type { ILivechatRoom, IVisitor } from '@rocket.chat/apps-engine/definition/livechat';
 
 import { type EffectiveConfig } from '../config';
 import { type Answer, UploadError } from '../errors';
@@ -86,42 +86,17 @@ export async function uploadSingle(ctx: UploadContext, request: SingleUploadRequ
         const file = checkFileBytes(request.file.bytes, await checkSingleDeclared(ctx, request), request.file.type, await ctx.config());
         return answerPosted(ctx, await storeAndPost(ctx, room, file, request.description), file);
     }
-    // A repeat answers what the first request got, also once the room has closed: the room is checked
-    // only before posting (in `act`), as a finished resumable upload answers its message without it.
-    await authorizeVisitor(ctx.read, ctx.visitorToken);
-    const store = storeOf(ctx);
-    const visitorKey = sha256Hex(ctx.visitorToken);
-    const keyHash = sha256Hex(idempotencyKey);
     const fingerprint = sha256Hex(
         JSON.stringify([request.rid, request.file.name, request.file.type ?? '', request.description ?? '', sha256Hex(request.file.bytes)]),
     );
-    /**
-     * The key's record as last read by `settled` (after winning the claim, the current one): `latest`
-     * whatever its age, which the next version counts on from; `earlier` only while its lifetime
-     * lasts, as one past it (not removed yet) is as good as gone.
-     */
-    let latest: IdempotencyRecord | undefined;
-    let earlier: IdempotencyRecord | undefined;
-    const settled = async (): Promise<Answer | undefined> => {
-        latest = await store.findIdempotency(visitorKey, keyHash);
-        const record = (earlier = latest && latest.expiresAt > ctx.nowMs ? latest : undefined);
-        if (!record) {
-            return undefined;
-        }
-        if (record.fingerprint !== fingerprint) {
-            throw new UploadError('error-idempotency-key-reused');
-        }
-        if (record.state === 'failed' && record.failure) {
-            throw new UploadError(record.failure.code, record.failure.details);
-        }
-        return record.state === 'done' && record.messageId ? messageAnswer(ctx, record.messageId, {}) : undefined;
-    };
-    return runExactlyOnce(ctx.state, store, ctx.logger, {
-        lockKey: `idempotency:${visitorKey}:${keyHash}`,
-        claimKey: `idempotency:${visitorKey}:${keyHash}`,
-        owner: { idempotency: { visitorKey, keyHash } },
-        settled,
-        act: async () => {
+    return runKeyed(ctx, idempotencyKey, fingerprint, {
+        answer: async (record) => {
+            if (record.state === 'failed' && record.failure) {
+                throw new UploadError(record.failure.code, record.failure.details);
+            }
+            return record.state === 'done' && record.messageId ? messageAnswer(ctx, record.messageId, {}) : undefined;
+        },
+        act: async ({ store, visitorKey, keyHash, latest, earlier }) => {
             const { room, visitor } = await authorizeVisitorRoom(ctx.read, ctx.visitorToken, request.rid);
             const config = await ctx.config();
             const record: IdempotencyRecord = {
@@ -160,6 +135,53 @@ export async function uploadSingle(ctx: UploadContext, request: SingleUploadRequ
                 throw e;
             }
         },
+    });
+}
+
+/** What a request carrying an `Idempotency-Key` knows of its key when it acts (`runKeyed`). */
+interface KeyedRequest {
+    store: SessionStore;
+    visitorKey: string;
+    keyHash: string;
+    /** The key's record as last read, whatever its age: the next version counts on from it. */
+    latest?: IdempotencyRecord;
+    /** The same while its lifetime lasts: one past it (not removed yet) is as good as gone. */
+    earlier?: IdempotencyRecord;
+}
+
+/**
+ * Runs a request carrying an `Idempotency-Key` (IETF httpapi draft) once per visitor and key, even
+ * when repeats arrive at once on different servers (`runExactlyOnce`): a repeat is answered what
+ * the key's record says (`answer`; undefined lets it act, as when there is no record), the same key
+ * with another request (`fingerprint`) is `error-idempotency-key-reused`. Only the visitor is checked
+ * first: a repeat answers what the first request got also once the room has closed, so `act`
+ * checks the room itself.
+ */
+async function runKeyed(
+    ctx: UploadContext,
+    idempotencyKey: string,
+    fingerprint: string,
+    job: { answer: (record: IdempotencyRecord, store: SessionStore) => Promise<Answer | undefined>; act: (keyed: KeyedRequest) => Promise<Answer> },
+): Promise<Answer> {
+    await authorizeVisitor(ctx.read, ctx.visitorToken);
+    const keyed: KeyedRequest = { store: storeOf(ctx), visitorKey: sha256Hex(ctx.visitorToken), keyHash: sha256Hex(idempotencyKey) };
+    const key = `idempotency:${keyed.visitorKey}:${keyed.keyHash}`;
+    return runExactlyOnce(ctx.state, keyed.store, ctx.logger, {
+        lockKey: key,
+        claimKey: key,
+        owner: { idempotency: { visitorKey: keyed.visitorKey, keyHash: keyed.keyHash } },
+        settled: async () => {
+            keyed.latest = await keyed.store.findIdempotency(keyed.visitorKey, keyed.keyHash);
+            const record = (keyed.earlier = keyed.latest && keyed.latest.expiresAt > ctx.nowMs ? keyed.latest : undefined);
+            if (!record) {
+                return undefined;
+            }
+            if (record.fingerprint !== fingerprint) {
+                throw new UploadError('error-idempotency-key-reused');
+            }
+            return job.answer(record, keyed.store);
+        },
+        act: () => job.act(keyed),
     });
 }
 
@@ -219,37 +241,20 @@ export async function createSession(ctx: UploadContext, request: CreateSessionRe
     if (idempotencyKey === undefined) {
         return createdAnswer(await createNow(ctx, request));
     }
-    // The room is checked only when a session is created (in `act`): a repeat answers the first
-    // request's session also after the room closed, as a keyed `POST upload` answers its message.
-    await authorizeVisitor(ctx.read, ctx.visitorToken);
-    const store = storeOf(ctx);
-    const visitorKey = sha256Hex(ctx.visitorToken);
-    const keyHash = sha256Hex(idempotencyKey);
     const fingerprint = sha256Hex(
         JSON.stringify(['uploads', request.rid, request.name, request.size, request.type ?? '', request.sha256 ?? '', request.description ?? '']),
     );
-    let latest: IdempotencyRecord | undefined;
-    return runExactlyOnce(ctx.state, store, ctx.logger, {
-        lockKey: `idempotency:${visitorKey}:${keyHash}`,
-        claimKey: `idempotency:${visitorKey}:${keyHash}`,
-        owner: { idempotency: { visitorKey, keyHash } },
-        settled: async () => {
-            latest = await store.findIdempotency(visitorKey, keyHash);
-            if (!latest || latest.expiresAt <= ctx.nowMs) {
+    return runKeyed(ctx, idempotencyKey, fingerprint, {
+        // An upload that ended answers as it ended, as its other routes do: its message or its refusal.
+        answer: async (record, store) => {
+            if (!record.uploadId) {
                 return undefined;
             }
-            if (latest.fingerprint !== fingerprint) {
-                throw new UploadError('error-idempotency-key-reused');
-            }
-            if (!latest.uploadId) {
-                return undefined;
-            }
-            // An upload that ended answers as it ended, as its other routes do: its message or its refusal.
-            const session = await loadSession(ctx, store, latest.uploadId);
+            const session = await loadSession(ctx, store, record.uploadId);
             return (await finishedAnswer(ctx, session)) ?? createdAnswer(session, contiguousOffset(session, await store.readMarks(session.id)));
         },
         // A refusal is not recorded: a repeat is checked again (the visitor's quota may have freed).
-        act: async () => {
+        act: async ({ store, visitorKey, keyHash, latest }) => {
             const session = await createNow(ctx, request);
             try {
                 await store.saveIdempotency({
@@ -569,7 +574,7 @@ export async function abortSession(ctx: UploadContext, uploadId: string): Promis
             const session = current!;
             // A completion that recorded its attempt and then failed (or whose server died) may have
             // posted the file: then the upload is done, and the cancel learns that it was sent.
-            const recovered = session.posting ? await recoverForAbort(ctx, store, session) : undefined;
+            const recovered = await recoverSessionPost(ctx, store, session, await authorizeVisitor(ctx.read, ctx.visitorToken));
             if (recovered) {
                 ctx.logger.warn('an earlier completion had posted the file: DELETE answers its message', { size: session.size });
                 return finish(ctx, store, session, recovered);
@@ -583,10 +588,20 @@ export async function abortSession(ctx: UploadContext, uploadId: string): Promis
     });
 }
 
-/** The message an earlier completion of `session` posted, found as `completeNow` finds it; the room may have closed since. */
-async function recoverForAbort(ctx: UploadContext, store: SessionStore, session: UploadSession): Promise<Record<string, unknown> | undefined> {
-    const visitor = await authorizeVisitor(ctx.read, ctx.visitorToken);
-    return recoverEarlierPost(ctx.read, ctx.modify, session.rid, session.posting!, session.description, {
+/**
+ * The message an earlier completion of `session` posted (it recorded its attempt, then failed or its
+ * server died), looked for as every recovery does; undefined when there is none.
+ */
+async function recoverSessionPost(
+    ctx: UploadContext,
+    store: SessionStore,
+    session: UploadSession,
+    visitor: IVisitor,
+): Promise<Record<string, unknown> | undefined> {
+    if (!session.posting) {
+        return undefined;
+    }
+    return recoverEarlierPost(ctx.read, ctx.modify, session.rid, session.posting, session.description, {
         visitorId: visitor.id,
         takenMessageIds: await messagesOfOtherUploads(store, session.visitorKey, { uploadId: session.id }),
     });
@@ -617,12 +632,7 @@ async function completeNow(ctx: UploadContext, store: SessionStore, session: Upl
     if (!isSessionComplete(session, marks)) {
         throw new UploadError('error-upload-incomplete', { offset: contiguousOffset(session, marks) });
     }
-    const recovered = session.posting
-        ? await recoverEarlierPost(ctx.read, ctx.modify, room.id, session.posting, session.description, {
-              visitorId: visitor.id,
-              takenMessageIds: await messagesOfOtherUploads(store, session.visitorKey, { uploadId: session.id }),
-          })
-        : undefined;
+    const recovered = await recoverSessionPost(ctx, store, session, visitor);
     if (recovered) {
         ctx.logger.warn('an earlier completion had posted the file: its message is the answer', { size: session.size });
         return finish(ctx, store, session, recovered);
