@@ -150,6 +150,11 @@ export class SessionStore {
         await this.persis.removeByAssociation(key('copy', id, copyId));
     }
 
+    /** Whether the upload's end mark is there (it is in every slot: the first one tells). */
+    public async hasEnded(id: string): Promise<boolean> {
+        return (await this.readSlot(id, 0)).ended;
+    }
+
     /**
      * Writes the upload's end mark: one record in every chunk slot (it carries each slot's mark
      * association), so a chunk that reaches any server after the end meets it when it reads its slot

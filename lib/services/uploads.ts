@@ -356,7 +356,7 @@ async function loadEndedSession(ctx: UploadContext, store: SessionStore, uploadI
         // Past its lifetime the expiry job has written, or is removing, everything of it: an end mark
         // written now could land after that removal and stay for good.
         stored.expiresAt > ctx.nowMs &&
-        !(await store.readSlot(stored.id, 0)).ended
+        !(await store.hasEnded(stored.id))
     ) {
         await endUpload(ctx, store, stored);
     }
@@ -837,7 +837,7 @@ export async function removeExpiredSessions(read: IRead, persis: IPersistence, n
         if (session.expiresAt + EXPIRY_GRACE_MS <= nowMs) {
             await store.remove(session.id);
             removed += 1;
-        } else if (!(await store.readSlot(session.id, 0)).ended) {
+        } else if (!(await store.hasEnded(session.id))) {
             await store.markEnded(session.id, countChunks(session));
         }
     }
